@@ -1,0 +1,72 @@
+# The course's commands. Students and instructors need two of them:
+#   make lab    set up (first time only) and open JupyterLab on the student notebooks
+#   make test   set up (first time only) and run every test: ruff, pytest, nbval
+# Instructor workflow targets follow (see README, "Instructor workflow").
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(abspath $(VENV))/bin
+KERNEL := nn-course
+STAMP := $(VENV)/.course-installed
+export PATH := $(BIN):$(PATH)
+export TF_CPP_MIN_LOG_LEVEL ?= 3
+export PYTHONHASHSEED ?= 0
+
+# Build machines keep a copy of MNIST beside the repository; elsewhere the loader
+# downloads it on first use (or set COURSE_DATA_DIR yourself).
+SHARED_DATA := $(abspath ../shared/data)
+ifneq ($(wildcard $(SHARED_DATA)/mnist/*),)
+export COURSE_DATA_DIR ?= $(SHARED_DATA)
+endif
+
+LAB_ARGS ?=
+PYTEST_ARGS ?=
+NBVAL_CELL_TIMEOUT ?= 600
+
+.PHONY: lab test setup lint unit nbval bench release clean-venv
+
+lab: setup
+	$(BIN)/jupyter lab --ServerApp.root_dir=notebooks $(LAB_ARGS)
+
+test: setup
+	@set -e; t0=$$SECONDS; \
+	$(MAKE) --no-print-directory lint; t1=$$SECONDS; \
+	$(MAKE) --no-print-directory unit; t2=$$SECONDS; \
+	$(MAKE) --no-print-directory nbval; t3=$$SECONDS; \
+	echo "[timing] ruff $$((t1-t0)) s, pytest $$((t2-t1)) s, nbval $$((t3-t2)) s"
+
+setup: $(STAMP)
+
+lint: setup
+	$(BIN)/ruff check .
+
+unit: setup
+	$(BIN)/python -m pytest -q -ra --durations=15 tests $(PYTEST_ARGS)
+
+nbval: setup
+	$(BIN)/python -m pytest -q -ra -p no:cacheprovider --nbval-lax \
+		--nbval-kernel-name=$(KERNEL) --nbval-cell-timeout=$(NBVAL_CELL_TIMEOUT) solutions
+
+bench: setup
+	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+# --- set-up: idempotent; the second run only checks the stamp -------------------------
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; v = sys.version_info; sys.exit(0 if v >= (3, 11) else \
+		f"Python >= 3.11 is needed (nbgrader 0.9), found {sys.version.split()[0]}: run make PYTHON=python3.11 ...")'
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	@t0=$$SECONDS; \
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]' && \
+	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) \
+		--display-name "Python 3 (nn-course)" --env TF_CPP_MIN_LOG_LEVEL 3 >/dev/null && \
+	for ext in formgrader validate_assignment assignment_list course_list; do \
+		$(BIN)/jupyter server extension enable --sys-prefix nbgrader.server_extensions.$$ext >/dev/null 2>&1 || exit 1; \
+	done && \
+	$(BIN)/jupyter labextension enable --level=sys_prefix @jupyter/nbgrader >/dev/null 2>&1 && \
+	touch $(STAMP) && echo "[timing] install $$((SECONDS-t0)) s"
+
+clean-venv:
+	rm -rf $(VENV)

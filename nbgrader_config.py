@@ -1,0 +1,38 @@
+"""nbgrader configuration for the course (read when nbgrader runs from the repository root)."""
+
+import os
+
+c = get_config()  # noqa: F821  (injected by traitlets)
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+c.CourseDirectory.root = HERE
+c.CourseDirectory.course_id = "nn-from-scratch"
+c.CourseDirectory.source_directory = "solutions"  # instructor source of truth
+c.CourseDirectory.release_directory = "notebooks"  # generated student versions (committed)
+
+# The grading kernel: the course environment registered by `make lab` / `make test`.
+c.ExecutePreprocessor.kernel_name = "nn-course"
+# Per-cell limit while autograding (nbgrader's default is 30 s, too short for training
+# cells). Notebooks shorten training when NBGRADER_EXECUTION is set; 300 s is the ceiling.
+c.Execute.timeout = 300
+c.Execute.interrupt_on_timeout = True
+
+# TensorFlow/absl write log lines straight to fd 2; nbgrader scores a test cell 0 for ANY
+# stderr output. Drop a stderr output only when EVERY line of it is such a log line, so a
+# genuine error message is never hidden.
+TF_LOG_LINE = (
+    r"(?:[IWEF]\d{4} \d\d:\d\d:[\d.]+\s+\d+ [\w./-]+:\d+\] [^\n]*"
+    r"|WARNING: All log messages before absl::InitializeLog\(\) is called[^\n]*"
+    r"|To enable the following instructions:[^\n]*"
+    r"|oneDNN custom operations are on[^\n]*)"
+)
+c.IgnorePattern.enabled = True
+c.IgnorePattern.pattern = rf"\A(?:{TF_LOG_LINE}\n?)+\Z"
+
+# Students sometimes delete locked grade cells; put them back instead of "needs manual
+# grading" forever (nbgrader#1682).
+c.OverwriteCells.add_missing_cells = True
+
+c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
