@@ -21,13 +21,15 @@ export COURSE_DATA_DIR ?= $(SHARED_DATA)
 endif
 
 LAB_ARGS ?=
+# Jupyter refuses to run as root unless told; build machines and containers run as root.
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 PYTEST_ARGS ?=
 NBVAL_CELL_TIMEOUT ?= 600
 
 .PHONY: lab test setup lint unit nbval bench release clean-venv
 
 lab: setup
-	$(BIN)/jupyter lab --ServerApp.root_dir=notebooks $(LAB_ARGS)
+	$(BIN)/jupyter lab --ServerApp.root_dir=notebooks $(ROOT_FLAG) $(LAB_ARGS)
 
 test: setup
 	@set -e; t0=$$SECONDS; \

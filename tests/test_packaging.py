@@ -4,7 +4,6 @@ import re
 import tomllib
 
 import yaml
-
 from conftest import REPO
 
 _REQ = re.compile(r"^\s*([A-Za-z0-9_.\-]+)\s*(.*)$")
@@ -47,5 +46,7 @@ def test_conda_pip_section_installs_this_repo_with_dev_extra():
 def test_python_floor_is_the_same():
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     env = yaml.safe_load((REPO / "environment.yml").read_text())
-    conda_python = next(d for d in env["dependencies"] if isinstance(d, str) and d.startswith("python"))
+    conda_python = next(
+        d for d in env["dependencies"] if isinstance(d, str) and d.startswith("python")
+    )
     assert conda_python == "python" + project["requires-python"]
