@@ -20,6 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from course_utils.data.idx import CorruptFileError
+
 logger = logging.getLogger("course_utils.data")
 
 #: Seconds to wait for a connection or for the next chunk of data.
@@ -131,6 +133,8 @@ def fetch(
             reason = f"HTTP {exc.code} {exc.reason}"
         except urllib.error.URLError as exc:
             reason = f"cannot connect ({exc.reason})"
+        except CorruptFileError as exc:  # name the URL, not the temporary file
+            reason = f"CorruptFileError: {exc.problem}"
         except (OSError, http.client.HTTPException, ValueError) as exc:
             reason = f"{type(exc).__name__}: {exc}"
         else:

@@ -35,7 +35,13 @@ import numpy as np
 
 from course_utils.data import download as _dl
 from course_utils.data.datasets import _split_size, stratified_indices
-from course_utils.data.idx import CorruptFileError, read_bytes, read_idx, sha256_hex
+from course_utils.data.idx import (
+    CorruptFileError,
+    parse_idx,
+    read_bytes,
+    read_idx,
+    sha256_hex,
+)
 
 logger = logging.getLogger("course_utils.data")
 
@@ -174,11 +180,9 @@ def _scan(root: Path) -> tuple[Path | None, dict[str, Path], list[str]]:
 def _verify_download(path: Path, name: str) -> str:
     """Check a downloaded file; return the name to keep it under (``.gz`` if gzipped)."""
     data = read_bytes(path)
+    parse_idx(data, path.name)  # structure first: "truncated" says more than a checksum
     got = sha256_hex(data)
     if got != MNIST_SHA256[name]:
-        from course_utils.data.idx import parse_idx
-
-        parse_idx(data, path.name)  # a structural error gives the more precise message
         raise CorruptFileError(
             path.name,
             f"sha256 of the decompressed content: expected {MNIST_SHA256[name]}, got {got}",
@@ -232,9 +236,11 @@ def _locate_and_read(data_dir, cache_dir, download, mirrors, verbose):
     roots: list[tuple[str, Path]] = []
     if data_dir is not None:
         roots.append(("data_dir argument", Path(data_dir).expanduser()))
+    searched: list[str] = []
     if os.environ.get(_ENV_DATA):
         roots.append((_ENV_DATA, Path(os.environ[_ENV_DATA]).expanduser()))
-    searched: list[str] = []
+    else:
+        searched.append(f"{_ENV_DATA}: not set")
     for label, root in roots:
         folder, files, notes = _scan(root)
         searched += [f"{label}: {n}" for n in notes]
@@ -285,8 +291,6 @@ def _locate_and_read(data_dir, cache_dir, download, mirrors, verbose):
 def _not_found_message(searched: list[str], tried: list[str], download: bool) -> str:
     lines = ["MNIST not found.", "Folders searched (each directly and in a mnist/ sub-folder):"]
     lines += [f"  - {s}" for s in searched]
-    if not any(s.startswith(_ENV_DATA) for s in searched):
-        lines.append(f"  - {_ENV_DATA}: not set")
     lines.append("Files expected (each either raw or .gz): " + ", ".join(MNIST_FILES))
     if not download:
         lines.append("Download: not attempted (download=False).")
