@@ -115,7 +115,7 @@ def stratified_indices(
     n = len(y)
     small = counts < 2
     if small.any():
-        c = classes[small][0]
+        c = classes[small][0].item()
         raise ValueError(
             f"y: class {c!r} has only 1 sample; a stratified split needs >= 2 per class"
         )
