@@ -1,0 +1,87 @@
+"""Grading machinery shared by every ``grader_tests`` module (see DESIGN.md "Grading").
+
+A check is a function decorated with ``@check`` that builds inputs, calls the student's
+object through ``call_student`` and compares with ``assert_close`` /
+``assert_*_gradients`` / ``check_stable`` / ``forbid_calls``. On success it prints exactly
+one line, ``✔ <check_name> passed`` (plus `` [<token>]`` when ``COURSE_GRADER_KEY`` was set
+at import); on failure it raises the genuine ``AssertionError`` with a message a student
+can act on. Nothing is ever written to stderr.
+
+Importing this package captures the references the checks rely on; see ``_core`` for the
+tamper-resistance protocol (guard, sealed modules, keyed markers) and its residual risk.
+"""
+
+from course_utils import gradcheck as _gradcheck
+
+from ._core import (
+    GUARD,
+    MARK,
+    SealedModule,
+    call_student,
+    check,
+    checks_called_in,
+    describe_value,
+    expect_callable,
+    expected_marker,
+    fail,
+    find_markers,
+    protect,
+    quiet,
+    registered_checks,
+    seal,
+    verify_markers,
+)
+from .compare import assert_close, assert_scalar, to_array, value_hints
+from .gradients import (
+    assert_function_gradients,
+    assert_gradient,
+    assert_layer_gradients,
+    assert_numerical_gradient,
+    diagnose_gradient,
+)
+from .inspection import find_forbidden_calls, forbid_calls, resolve_dotted
+from .stability import EXTREME_LOGITS, check_stable
+
+__all__ = [
+    "EXTREME_LOGITS",
+    "GUARD",
+    "MARK",
+    "SealedModule",
+    "assert_close",
+    "assert_function_gradients",
+    "assert_gradient",
+    "assert_layer_gradients",
+    "assert_numerical_gradient",
+    "assert_scalar",
+    "call_student",
+    "check",
+    "check_stable",
+    "checks_called_in",
+    "describe_value",
+    "diagnose_gradient",
+    "expect_callable",
+    "expected_marker",
+    "fail",
+    "find_forbidden_calls",
+    "find_markers",
+    "forbid_calls",
+    "protect",
+    "quiet",
+    "registered_checks",
+    "resolve_dotted",
+    "seal",
+    "to_array",
+    "value_hints",
+    "verify_markers",
+]
+
+protect(_gradcheck)
+for _name in (
+    "course_utils.grading._core",
+    "course_utils.grading.compare",
+    "course_utils.grading.gradients",
+    "course_utils.grading.inspection",
+    "course_utils.grading.stability",
+    "course_utils.grading",
+):
+    seal(_name)
