@@ -164,6 +164,7 @@ class TensorReport:
         analytic: the analytic gradient as returned (converted to float64 when possible).
         checked: flat indices checked, or None for all of them.
         problem: a short text when the comparison could not be made (shape, None, NaN).
+        abs_error: largest |numerical - analytic| over the checked entries.
     """
 
     name: str
@@ -175,9 +176,17 @@ class TensorReport:
     analytic: Any
     checked: np.ndarray | None = None
     problem: str | None = None
+    abs_error: float = float("inf")
 
-    def passed(self, tol: float) -> bool:
-        return self.problem is None and self.rel_error <= tol
+    def passed(self, tol: float, atol: float = 0.0) -> bool:
+        """``rel_error <= tol``, or the largest absolute difference ``<= atol``.
+
+        ``atol`` rescues gradients that are legitimately ~0, where central differences
+        leave ~1e-11 of rounding noise that ``rel_error`` scales up to ~1.
+        """
+        if self.problem is not None:
+            return False
+        return self.rel_error <= tol or self.abs_error <= atol
 
     def describe(self) -> str:
         if self.problem is not None:
@@ -203,11 +212,11 @@ class GradReport:
     def max_error(self) -> float:
         return max((t.rel_error for t in self.tensors.values()), default=0.0)
 
-    def passed(self, tol: float = 1e-6) -> bool:
-        return all(t.passed(tol) for t in self.tensors.values())
+    def passed(self, tol: float = 1e-6, atol: float = 0.0) -> bool:
+        return all(t.passed(tol, atol) for t in self.tensors.values())
 
-    def failures(self, tol: float = 1e-6) -> list[TensorReport]:
-        return [t for t in self.tensors.values() if not t.passed(tol)]
+    def failures(self, tol: float = 1e-6, atol: float = 0.0) -> list[TensorReport]:
+        return [t for t in self.tensors.values() if not t.passed(tol, atol)]
 
     def __getitem__(self, name: str) -> TensorReport:
         return self.tensors[name]
@@ -265,7 +274,7 @@ def compare_gradients(
     else:
         flat_ids = np.arange(numerical.size)
     if num_flat.size == 0:
-        return TensorReport(name, 0.0, None, None, None, numerical, got, checked)
+        return TensorReport(name, 0.0, None, None, None, numerical, got, checked, abs_error=0.0)
     bad = ~np.isfinite(got_flat)
     if bad.any():
         pos = int(flat_ids[int(np.argmax(bad))])
@@ -295,6 +304,7 @@ def compare_gradients(
         numerical,
         got,
         checked,
+        abs_error=float(diff[k]),
     )
 
 
