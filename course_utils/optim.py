@@ -1,0 +1,428 @@
+"""Optimisers: pure update rules and thin classes that apply them to a model.
+
+Two tiers, as everywhere in course_utils:
+
+* update rules ``rule(w, dw, state=None, *, lr, ...) -> (w_new, state_new)``: pure
+  functions that never modify ``w``, ``dw`` or ``state``; ``state`` is the per-parameter
+  memory (velocity, moments, step count), ``None`` or ``{}`` on the first call;
+* classes :class:`SGD`, :class:`Momentum`, :class:`Nesterov`, :class:`RMSProp`,
+  :class:`Adam` that walk ``model.params`` / ``model.grads`` and write the new values into
+  the parameter arrays in place.
+
+The formulas follow Keras (``keras.optimizers.SGD``, ``RMSprop``, ``Adam``) to the letter,
+including where epsilon goes, so trajectories agree with Keras to rounding error.
+
+Weight decay here is *coupled* L2 regularisation: ``weight_decay * w`` is added to the
+gradient before the update rule sees it, which is the gradient of the penalty
+``weight_decay / 2 * ||w||^2`` (Keras: ``kernel_regularizer=L2(weight_decay / 2)``). It is
+not the decoupled decay of AdamW / Keras' ``weight_decay=`` argument; for Adam and RMSProp
+the two differ because the penalty gradient is rescaled by the adaptive denominator.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Callable
+
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = [
+    "sgd",
+    "momentum",
+    "nesterov",
+    "rmsprop",
+    "adam",
+    "Optimizer",
+    "SGD",
+    "Momentum",
+    "Nesterov",
+    "RMSProp",
+    "Adam",
+]
+
+State = dict[str, object]
+
+
+# --- validation -------------------------------------------------------------------------
+def _check_number(value, name: str, low: float, high: float, *, low_open=False, high_open=True):
+    """Return ``value`` as a float if it lies in the interval, else raise ValueError."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name}: expected a number, got {value!r}")
+    v = float(value)
+    above = v > low if low_open else v >= low
+    below = v < high if high_open else v <= high
+    if not (above and below) or math.isnan(v):
+        interval = f"{'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
+        raise ValueError(f"{name}: expected a number in {interval}, got {value!r}")
+    return v
+
+
+def _check_lr(lr, *, allow_zero: bool = True) -> float:
+    """Rules accept lr = 0 (a schedule may decay to 0); optimiser classes require lr > 0."""
+    return _check_number(lr, "lr", 0.0, math.inf, low_open=not allow_zero)
+
+
+def _check_weight_decay(weight_decay) -> float:
+    return _check_number(weight_decay, "weight_decay", 0.0, math.inf)
+
+
+def _check_beta(value, name: str) -> float:
+    return _check_number(value, name, 0.0, 1.0)
+
+
+def _check_epsilon(value) -> float:
+    return _check_number(value, "epsilon", 0.0, math.inf, low_open=True)
+
+
+def _grad(w: NDArray, dw: NDArray, weight_decay: float) -> NDArray:
+    """Validate ``dw`` against ``w`` and return the gradient with coupled L2 added."""
+    if not isinstance(w, np.ndarray) or w.dtype.kind != "f":
+        raise ValueError(f"w: expected a float ndarray, got {type(w).__name__} {_dtype(w)}")
+    if not isinstance(dw, np.ndarray) or dw.dtype.kind != "f":
+        raise ValueError(f"dw: expected a float ndarray, got {type(dw).__name__} {_dtype(dw)}")
+    if dw.shape != w.shape:
+        raise ValueError(f"dw: expected shape {w.shape} (the shape of w), got {dw.shape}")
+    if weight_decay:
+        return dw + weight_decay * w
+    return dw
+
+
+def _dtype(x) -> str:
+    return str(getattr(x, "dtype", ""))
+
+
+def _slot(state: State | None, key: str, w: NDArray) -> NDArray:
+    """The state array ``key`` (zeros like ``w`` on the first call); never modified."""
+    if state and key in state:
+        value = state[key]
+        if not isinstance(value, np.ndarray) or value.shape != w.shape:
+            raise ValueError(
+                f"state[{key!r}]: expected an array of shape {w.shape}, "
+                f"got {getattr(value, 'shape', type(value).__name__)}"
+            )
+        return value
+    return np.zeros_like(w)
+
+
+# --- pure update rules ------------------------------------------------------------------
+def sgd(
+    w: NDArray,
+    dw: NDArray,
+    state: State | None = None,
+    *,
+    lr: float = 1e-2,
+    weight_decay: float = 0.0,
+) -> tuple[NDArray, State]:
+    """Vanilla gradient descent: ``w_new = w - lr * dw``.
+
+    Args:
+        w: parameter array of any shape, float32 or float64 (not modified).
+        dw: gradient of the loss with respect to ``w``, same shape (not modified).
+        state: unused (SGD keeps no memory); accepted for a uniform signature.
+        lr: learning rate, >= 0.
+        weight_decay: coupled L2 coefficient, >= 0 (``dw + weight_decay * w`` is used).
+
+    Returns:
+        ``(w_new, {})`` with ``w_new`` a new array of ``w``'s dtype.
+    """
+    lr, weight_decay = _check_lr(lr), _check_weight_decay(weight_decay)
+    g = _grad(w, dw, weight_decay)
+    return (w - lr * g).astype(w.dtype, copy=False), {}
+
+
+def momentum(
+    w: NDArray,
+    dw: NDArray,
+    state: State | None = None,
+    *,
+    lr: float = 1e-2,
+    momentum: float = 0.9,
+    weight_decay: float = 0.0,
+) -> tuple[NDArray, State]:
+    """Heavy-ball momentum, Keras convention: ``v = m * v - lr * dw``; ``w_new = w + v``.
+
+    Args:
+        w: parameter array (not modified).
+        dw: its gradient, same shape (not modified).
+        state: ``{"velocity": v}`` from the previous call, or None (v = 0).
+        lr: learning rate, >= 0.
+        momentum: ``m`` in [0, 1).
+        weight_decay: coupled L2 coefficient, >= 0.
+
+    Returns:
+        ``(w_new, {"velocity": v_new})``, all new arrays.
+    """
+    lr, weight_decay = _check_lr(lr), _check_weight_decay(weight_decay)
+    m = _check_beta(momentum, "momentum")
+    g = _grad(w, dw, weight_decay)
+    v = m * _slot(state, "velocity", w) - lr * g
+    return (w + v).astype(w.dtype, copy=False), {"velocity": v}
+
+
+def nesterov(
+    w: NDArray,
+    dw: NDArray,
+    state: State | None = None,
+    *,
+    lr: float = 1e-2,
+    momentum: float = 0.9,
+    weight_decay: float = 0.0,
+) -> tuple[NDArray, State]:
+    """Nesterov momentum as in Keras ``SGD(nesterov=True)``.
+
+    ``v = m * v - lr * dw``; ``w_new = w + m * v - lr * dw`` (the look-ahead is folded into
+    the update, so the gradient is taken at the stored ``w``).
+
+    Args:
+        w: parameter array (not modified).
+        dw: its gradient, same shape (not modified).
+        state: ``{"velocity": v}`` from the previous call, or None (v = 0).
+        lr: learning rate, >= 0.
+        momentum: ``m`` in [0, 1).
+        weight_decay: coupled L2 coefficient, >= 0.
+
+    Returns:
+        ``(w_new, {"velocity": v_new})``.
+    """
+    lr, weight_decay = _check_lr(lr), _check_weight_decay(weight_decay)
+    m = _check_beta(momentum, "momentum")
+    g = _grad(w, dw, weight_decay)
+    step = lr * g
+    v = m * _slot(state, "velocity", w) - step
+    return (w + (m * v - step)).astype(w.dtype, copy=False), {"velocity": v}
+
+
+def rmsprop(
+    w: NDArray,
+    dw: NDArray,
+    state: State | None = None,
+    *,
+    lr: float = 1e-3,
+    rho: float = 0.9,
+    epsilon: float = 1e-7,
+    weight_decay: float = 0.0,
+) -> tuple[NDArray, State]:
+    """RMSProp as in Keras ``RMSprop`` (epsilon *inside* the square root).
+
+    ``s = rho * s + (1 - rho) * dw**2``; ``w_new = w - lr * dw / sqrt(s + epsilon)``.
+
+    Args:
+        w: parameter array (not modified).
+        dw: its gradient, same shape (not modified).
+        state: ``{"velocity": s}`` (Keras' name for the mean square), or None (s = 0).
+        lr: learning rate, >= 0 (Keras default 1e-3).
+        rho: decay of the mean square, in [0, 1) (Keras default 0.9).
+        epsilon: > 0 (Keras default 1e-7).
+        weight_decay: coupled L2 coefficient, >= 0.
+
+    Returns:
+        ``(w_new, {"velocity": s_new})``.
+    """
+    lr, weight_decay = _check_lr(lr), _check_weight_decay(weight_decay)
+    rho, epsilon = _check_beta(rho, "rho"), _check_epsilon(epsilon)
+    g = _grad(w, dw, weight_decay)
+    s = rho * _slot(state, "velocity", w) + (1.0 - rho) * np.square(g)
+    return (w - lr * g / np.sqrt(s + epsilon)).astype(w.dtype, copy=False), {"velocity": s}
+
+
+def adam(
+    w: NDArray,
+    dw: NDArray,
+    state: State | None = None,
+    *,
+    lr: float = 1e-3,
+    beta_1: float = 0.9,
+    beta_2: float = 0.999,
+    epsilon: float = 1e-7,
+    weight_decay: float = 0.0,
+) -> tuple[NDArray, State]:
+    """Adam with bias correction, as in Keras ``Adam`` (epsilon *outside* the square root).
+
+    With ``t`` the 1-based step:
+    ``m = m + (1 - beta_1) * (dw - m)``; ``v = v + (1 - beta_2) * (dw**2 - v)``;
+    ``alpha = lr * sqrt(1 - beta_2**t) / (1 - beta_1**t)``;
+    ``w_new = w - alpha * m / (sqrt(v) + epsilon)``. Folding the bias correction into
+    ``alpha`` puts epsilon where Keras puts it ("epsilon hat" of Kingma & Ba), slightly
+    different from ``m_hat / (sqrt(v_hat) + epsilon)`` of the paper's Algorithm 1.
+
+    Args:
+        w: parameter array (not modified).
+        dw: its gradient, same shape (not modified).
+        state: ``{"m": m, "v": v, "t": t}`` from the previous call, or None (zeros, t = 0).
+        lr: learning rate, >= 0 (Keras default 1e-3).
+        beta_1: first-moment decay, in [0, 1).
+        beta_2: second-moment decay, in [0, 1).
+        epsilon: > 0 (Keras default 1e-7).
+        weight_decay: coupled L2 coefficient, >= 0.
+
+    Returns:
+        ``(w_new, {"m": m_new, "v": v_new, "t": t + 1})``.
+    """
+    lr, weight_decay = _check_lr(lr), _check_weight_decay(weight_decay)
+    beta_1, beta_2 = _check_beta(beta_1, "beta_1"), _check_beta(beta_2, "beta_2")
+    epsilon = _check_epsilon(epsilon)
+    g = _grad(w, dw, weight_decay)
+    t = int(state.get("t", 0)) + 1 if state else 1
+    m_old, v_old = _slot(state, "m", w), _slot(state, "v", w)
+    m = m_old + (g - m_old) * (1.0 - beta_1)
+    v = v_old + (np.square(g) - v_old) * (1.0 - beta_2)
+    alpha = lr * math.sqrt(1.0 - beta_2**t) / (1.0 - beta_1**t)
+    w_new = w - (m * alpha) / (np.sqrt(v) + epsilon)
+    return w_new.astype(w.dtype, copy=False), {"m": m, "v": v, "t": t}
+
+
+# --- optimiser classes ------------------------------------------------------------------
+class Optimizer:
+    """Applies an update rule to every parameter of a model.
+
+    ``step()`` reads ``model.params`` and ``model.grads`` afresh (so it works with
+    containers whose dicts are rebuilt on each access), computes the new value of each
+    parameter with the pure rule, and writes it into the parameter array in place
+    (``w[...] = w_new``) so every reference the model holds sees the update. The rule's
+    state is kept per parameter name in ``self.state``.
+
+    Args:
+        model: anything with ``params`` and ``grads`` dicts sharing keys (a Layer or
+            ``Sequential``); ``zero_grad()`` is forwarded to it.
+        lr: base learning rate, > 0 (ignored when ``schedule`` is given).
+        schedule: optional callable ``schedule(iteration) -> lr``, called with the number
+            of updates done so far (0 for the first), e.g. from ``course_utils.schedules``.
+        weight_decay: coupled L2 coefficient, >= 0, applied to parameters with
+            ``ndim >= 2`` (weight matrices, conv filters) and not to biases or
+            normalisation scales/shifts (``ndim == 1``).
+
+    Attributes:
+        iterations: number of ``step()`` calls so far.
+        state: parameter name -> that parameter's rule state.
+    """
+
+    rule: Callable = staticmethod(sgd)
+    default_lr: float = 1e-2
+
+    def __init__(self, model, lr: float | None = None, schedule=None, weight_decay=0.0, **hyper):
+        if not (hasattr(model, "params") and hasattr(model, "grads")):
+            raise ValueError(
+                f"model: expected an object with `params` and `grads` dicts (a Layer or "
+                f"Sequential), got {type(model).__name__}"
+            )
+        if schedule is not None and not callable(schedule):
+            raise ValueError(f"schedule: expected a callable step -> lr, got {schedule!r}")
+        self.model = model
+        self._lr = _check_lr(self.default_lr if lr is None else lr, allow_zero=False)
+        self.schedule = schedule
+        self.weight_decay = _check_weight_decay(weight_decay)
+        self.hyper = hyper
+        # Validate the hyper-parameters once by calling the rule on a tiny array.
+        probe = np.zeros(1)
+        type(self).rule(probe, probe, None, lr=self._lr, **hyper)
+        self.iterations = 0
+        self.state: dict[str, State] = {}
+
+    @property
+    def lr(self) -> float:
+        """The learning rate the next ``step()`` will use."""
+        if self.schedule is None:
+            return self._lr
+        return _check_number(
+            self.schedule(self.iterations), f"schedule({self.iterations})", 0.0, math.inf
+        )
+
+    @lr.setter
+    def lr(self, value: float) -> None:
+        if self.schedule is not None:
+            raise ValueError(
+                "lr: this optimizer follows a schedule; set optimizer.schedule = None first"
+            )
+        self._lr = _check_lr(value, allow_zero=False)
+
+    def step(self) -> None:
+        """Update every parameter in place from its current gradient."""
+        lr = self.lr
+        params, grads = self.model.params, self.model.grads
+        rule = type(self).rule
+        for name, w in params.items():
+            dw = grads.get(name)
+            if dw is None:
+                raise ValueError(
+                    f"model.grads: no gradient for parameter {name!r}; "
+                    "run forward and backward before optimizer.step()"
+                )
+            wd = self.weight_decay if w.ndim >= 2 else 0.0
+            w_new, new_state = rule(
+                w, dw, self.state.get(name), lr=lr, weight_decay=wd, **self.hyper
+            )
+            w[...] = w_new
+            self.state[name] = new_state
+        self.iterations += 1
+
+    def zero_grad(self) -> None:
+        """Reset the model's gradients to zero."""
+        self.model.zero_grad()
+
+    def get_config(self) -> dict:
+        cfg = {"lr": self._lr, "schedule": self.schedule, "weight_decay": self.weight_decay}
+        cfg.update(self.hyper)
+        return cfg
+
+    def __repr__(self) -> str:
+        cfg = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({cfg})"
+
+
+class SGD(Optimizer):
+    """Plain gradient descent (:func:`sgd`). Default ``lr=1e-2``."""
+
+    rule = staticmethod(sgd)
+
+    def __init__(self, model, lr=1e-2, schedule=None, weight_decay=0.0):
+        super().__init__(model, lr, schedule, weight_decay)
+
+
+class Momentum(Optimizer):
+    """Heavy-ball momentum (:func:`momentum`), like Keras ``SGD(momentum=0.9)``."""
+
+    rule = staticmethod(momentum)
+
+    def __init__(self, model, lr=1e-2, momentum=0.9, schedule=None, weight_decay=0.0):
+        super().__init__(model, lr, schedule, weight_decay, momentum=momentum)
+
+
+class Nesterov(Optimizer):
+    """Nesterov momentum (:func:`nesterov`), like Keras ``SGD(momentum, nesterov=True)``."""
+
+    rule = staticmethod(nesterov)
+
+    def __init__(self, model, lr=1e-2, momentum=0.9, schedule=None, weight_decay=0.0):
+        super().__init__(model, lr, schedule, weight_decay, momentum=momentum)
+
+
+class RMSProp(Optimizer):
+    """RMSProp (:func:`rmsprop`) with Keras' defaults ``lr=1e-3, rho=0.9, epsilon=1e-7``."""
+
+    rule = staticmethod(rmsprop)
+
+    def __init__(self, model, lr=1e-3, rho=0.9, epsilon=1e-7, schedule=None, weight_decay=0.0):
+        super().__init__(model, lr, schedule, weight_decay, rho=rho, epsilon=epsilon)
+
+
+class Adam(Optimizer):
+    """Adam (:func:`adam`) with Keras' defaults ``lr=1e-3, beta_1=0.9, beta_2=0.999,
+    epsilon=1e-7``."""
+
+    rule = staticmethod(adam)
+
+    def __init__(
+        self,
+        model,
+        lr=1e-3,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-7,
+        schedule=None,
+        weight_decay=0.0,
+    ):
+        super().__init__(
+            model, lr, schedule, weight_decay, beta_1=beta_1, beta_2=beta_2, epsilon=epsilon
+        )
