@@ -92,7 +92,7 @@ def softmax_cross_entropy(
     per_sample = -np.sum(probs * log_softmax(logits), axis=1)  # (N,)
     dlogits = softmax(logits) - probs
     if class_weights is not None:
-        cw = as_array(class_weights, "class_weights", shape=(C,), dtype_kind="fiu")
+        cw = as_array(class_weights, "class_weights", shape=("C",), dtype_kind="fiu", dims={"C": C})
         if np.any(cw < 0):
             raise ValueError("class_weights: expected non-negative weights")
         w = probs @ cw.astype(logits.dtype)  # (N,) per-sample weight
