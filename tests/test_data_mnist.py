@@ -246,6 +246,7 @@ def test_damaged_file_in_data_dir_raises_and_is_not_skipped(
         load_mnist(bad)
     assert info.value.path == victim
     assert str(victim) in str(info.value)
+    assert "data_dir argument" in str(info.value) and "replace the file" in str(info.value)
 
 
 def test_fake_files_fail_the_real_checksums(tmp_path):
@@ -329,7 +330,7 @@ def test_real_mnist_sanity_figures():
     assert abs(float(m.X_train.std(dtype=np.float64)) - 0.3081) < 5e-5
     assert np.bincount(m.y_train).tolist() == REAL_COUNTS
     assert np.bincount(m.y_test).sum() == 10000 and set(np.unique(m.y_test)) == set(range(10))
-    assert seconds < 5.0, f"loading MNIST took {seconds:.2f} s"
+    assert seconds < 10.0, f"loading MNIST took {seconds:.2f} s"
 
 
 @pytest.mark.skipif(

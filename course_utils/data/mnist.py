@@ -246,7 +246,15 @@ def _locate_and_read(data_dir, cache_dir, download, mirrors, verbose):
         searched += [f"{label}: {n}" for n in notes]
         if folder is not None:
             logger.info("MNIST: reading %s (%s)", folder, label)
-            return _read_folder(files), folder, None
+            try:
+                return _read_folder(files), folder, None
+            except CorruptFileError as exc:
+                raise CorruptFileError(
+                    exc.path,
+                    f"{exc.problem}. This folder comes from the {label}; replace the file "
+                    "with a good copy or delete it (the loader does not fall back to other "
+                    "copies while this one is damaged).",
+                ) from None
 
     cache_root = default_cache_dir(cache_dir)
     used: list[str] = []
