@@ -4,6 +4,7 @@ import re
 import tomllib
 
 import yaml
+
 from conftest import REPO
 
 _REQ = re.compile(r"^\s*([A-Za-z0-9_.\-]+)\s*(.*)$")
