@@ -366,7 +366,7 @@ def _first_difference(before: np.ndarray, after: np.ndarray) -> str:
     idx = tuple(int(i) for i in NP.unravel_index(int(bad[0]), before.shape))
     return (
         f"{len(bad)} entr{'y' if len(bad) == 1 else 'ies'} changed, e.g. index {idx} "
-        f"was {before[idx]!r}, now {after[idx]!r}"
+        f"was {before[idx].item()!r}, now {after[idx].item()!r}"
     )
 
 

@@ -202,12 +202,12 @@ def assert_layer_gradients(
     if not isinstance(params, dict):
         fail(f"{label}: expected a `params` dict on the layer, got {type(params).__name__}")
     params_before = {k: NP.array(v, copy=True) for k, v in params.items()}
-    out = call_student(layer.forward, x, label=f"{label}.forward")
+    out = call_student(layer.forward, x, label=f"`{label}.forward`")
     out = to_array(out, f"{label}.forward(x)", expected_ndim=x.ndim)
     dout = _random_dout(out, dout, seed)
     if dout.shape != out.shape:
         raise ValueError(f"dout: expected shape {out.shape} (the output's), got {dout.shape}")
-    call_student(layer.backward, dout, label=f"{label}.backward")
+    call_student(layer.backward, dout, label=f"`{label}.backward`")
     for key, before in params_before.items():
         now = layer.params.get(key)
         if now is None or NP.array(now).shape != before.shape or not (now == before).all():
