@@ -464,6 +464,20 @@ def make_closure():
     return uses_closure
 
 
+@tf.function
+def tf_function_student(x):
+    return tf.nn.softmax(x)
+
+
+@tf.function
+def _tf_helper(x):
+    return sneaky(x)
+
+
+def uses_tf_function_helper(x):
+    return _tf_helper(x)
+
+
 class StudentSoftmax:
     def forward(self, x):
         return self._impl(x)
@@ -502,6 +516,9 @@ class StudentSoftmaxOk:
         (uses_eval, r"dynamic code/lookup `eval"),
         (make_closure(), r"`f` is tf.nn.softmax"),
         (StudentSoftmax, r"method `StudentSoftmax._impl` .*`tf2.nn.softmax` is tf.nn.softmax"),
+        (StudentSoftmax(), r"method `StudentSoftmax._impl`"),
+        (tf_function_student, r"`tf.nn.softmax` is tf.nn.softmax"),
+        (uses_tf_function_helper, r"your helper `_tf_helper` .*`sneaky` is tf.nn.softmax"),
     ],
     ids=lambda v: getattr(v, "__name__", None) if callable(v) else None,
 )

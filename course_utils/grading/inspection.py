@@ -159,8 +159,14 @@ class _Scanner:
 
     # -- entry points --------------------------------------------------------------------
     def scan(self, obj: Any, depth: int, via: str) -> None:
-        if isinstance(obj, types.MethodType | staticmethod | classmethod):
-            obj = obj.__func__
+        """Scan a function/class, or what a decorator (``tf.function``) or instance wraps."""
+        targets = [o for o in _unwrapped(obj) if isinstance(o, types.FunctionType | type)]
+        if not targets and _user_defined(type(obj)):
+            targets = [type(obj)]  # an instance of the student's class
+        for target in targets:
+            self._scan_one(target, depth, via)
+
+    def _scan_one(self, obj: Any, depth: int, via: str) -> None:
         if any(obj is v for v in self.visited) or depth > self.max_depth:
             return
         self.visited.append(obj)
@@ -210,11 +216,10 @@ class _Scanner:
                     self._add(via, f"{what} contains {item_label}")
                     return
             return
-        if _user_defined(obj) or isinstance(obj, functools.partial):
-            target = obj.func if isinstance(obj, functools.partial) else obj
-            if _user_defined(target):
-                name = getattr(target, "__name__", "?")
-                self.scan(target, depth + 1, f"{via} -> your helper `{name}`")
+        own = [o for o in _unwrapped(obj) if _user_defined(o)]
+        if own:
+            name = getattr(own[0], "__name__", "?")
+            self.scan(own[0], depth + 1, f"{via} -> your helper `{name}`")
 
     def _scan_function(self, fn: types.FunctionType, depth: int, via: str) -> None:
         for default in list(fn.__defaults__ or ()) + list((fn.__kwdefaults__ or {}).values()):
