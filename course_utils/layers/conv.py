@@ -59,7 +59,7 @@ def _pair(value, name: str, *, minimum: int = 1) -> tuple[int, int]:
         isinstance(v, int | np.integer) and not isinstance(v, bool) and v >= minimum for v in items
     )
     if not ok:
-        kind = "positive int" if minimum == 1 else f"int >= {minimum}"
+        kind = {0: "non-negative int", 1: "positive int"}.get(minimum, f"int >= {minimum}")
         raise ValueError(f"{name}: expected a {kind} or a pair of them, got {value!r}")
     return int(items[0]), int(items[1])
 
@@ -90,7 +90,12 @@ def _check_conv_args(x, w, b, stride, pad):
     """Validate ``x, w, b, stride, pad``; return them normalised plus (H_out, W_out)."""
     w = as_array(w, "w", shape=("F", "C", "HH", "WW"), dtype_kind="f")
     F, C, HH, WW = w.shape
-    x = as_array(x, "x", shape=("N", "C", "H", "W"), dtype_kind="f", dims={"C": C})
+    x = as_array(x, "x", shape=("N", "C", "H", "W"), dtype_kind="f")
+    if x.shape[1] != C:
+        raise ValueError(
+            f"x: expected shape (N, {C}, H, W) to match the C={C} input channels of w "
+            f"(shape {w.shape}), got {x.shape}"
+        )
     b = as_array(b, "b", shape=("F",), dtype_kind="f", dims={"F": F})
     stride = _pair(stride, "stride")
     pad = _resolve_pad(pad, (HH, WW), stride)
