@@ -748,11 +748,101 @@ def test_markers_carry_an_hmac_token_and_the_key_is_scrubbed(repo_root):
     ]
 
 
+_FORGERY_SCRIPT = textwrap.dedent(
+    """
+    import numpy as np
+    from grader_tests import welcome
+    from course_utils.grading import _core, check
+
+    def wrong(scores, y):
+        return 0.5
+
+    def attempt(label, fn):
+        try:
+            fn()
+        except AssertionError as exc:
+            print(label, "FAILED:", str(exc).splitlines()[0][:60])
+
+    # 1. one's own check under the genuine name
+    attempt("own-check", lambda: check(name="check_accuracy")(lambda acc: None)(wrong))
+    # 2. the emitter called directly
+    attempt("direct-emit", lambda: _core._emit("check_accuracy_hidden"))
+    # 3. the wrapper's closure cell swapped for a no-op check
+    cells = welcome.check_accuracy.__closure__
+    for cell in cells:
+        if callable(cell.cell_contents) and cell.cell_contents.__name__ == "check_accuracy":
+            cell.cell_contents = lambda accuracy: None
+    attempt("closure", lambda: welcome.check_accuracy(wrong))
+    # 4. the check function's code swapped
+    welcome.check_accuracy_hidden.__wrapped__.__code__ = (lambda accuracy: None).__code__
+    attempt("code", lambda: welcome.check_accuracy_hidden(wrong))
+    # 5. a helper's code swapped
+    welcome._reference.__code__ = (lambda scores, y: 0.5).__code__
+    attempt("helper", lambda: welcome.check_accuracy(wrong))
+    """
+)
+
+
+def test_forged_success_lines_carry_no_valid_token(repo_root):
+    env = {**os.environ, "COURSE_GRADER_KEY": "k3y", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    proc = subprocess.run(
+        [sys.executable, "-c", _FORGERY_SCRIPT],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=repo_root,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    # 1 and 2 print a line, but without a token
+    assert "✔ check_accuracy passed\n" in out and "✔ check_accuracy_hidden passed\n" in out
+    assert verify_markers(out, ["check_accuracy", "check_accuracy_hidden"], "k3y") == [
+        "check_accuracy",
+        "check_accuracy_hidden",
+    ]
+    # 3, 4 and 5 were undone by the guard: the genuine check ran and failed
+    for label in ("closure", "code", "helper"):
+        assert f"{label} FAILED: check_accuracy" in out, out
+
+
 def test_marker_format_without_key_and_find_markers():
     assert expected_marker("check_x", None) == "✔ check_x passed"
     text = "noise\n✔ check_a passed [0123456789abcdef]\n✔ check_b passed\n"
     assert find_markers(text) == {"✔ check_a passed [0123456789abcdef]", "✔ check_b passed"}
     assert verify_markers(text, ["check_b"], None) == []
+
+
+def test_suspicious_lines_flags_tampering_but_not_ordinary_code():
+    honest = textwrap.dedent(
+        """
+        def accuracy(scores, y):
+            pred = np.argmax(scores, axis=1)  # grader_tests in a comment is fine
+            ok = pred == y
+            return float(np.mean(ok))
+        """
+    )
+    assert grading.suspicious_lines(honest) == []
+    hostile = textwrap.dedent(
+        """
+        import builtins, sys
+        np.allclose = lambda *a, **k: True
+        welcome.check_accuracy.__closure__[0].cell_contents = None
+        key = open("/proc/self/environ").read()
+        get_ipython().set_custom_exc((AssertionError,), lambda *a: None)
+        sys.modules["grader_tests.welcome"] = None
+        """
+    )
+    reasons = "\n".join(grading.suspicious_lines(hostile))
+    for reason in (
+        "touches builtins",
+        "rebinds a NumPy function",
+        "function internals",
+        "process environment",
+        "exception handling",
+        "manipulates loaded modules",
+    ):
+        assert reason in reasons, reasons
 
 
 def test_seal_is_idempotent():

@@ -29,6 +29,7 @@ from ._core import (
     quiet,
     registered_checks,
     seal,
+    suspicious_lines,
     verify_markers,
 )
 from .compare import assert_close, assert_scalar, to_array, value_hints
@@ -70,6 +71,7 @@ __all__ = [
     "registered_checks",
     "resolve_dotted",
     "seal",
+    "suspicious_lines",
     "to_array",
     "value_hints",
     "verify_markers",

@@ -4,31 +4,39 @@ Student code runs in the same Python process as the checks, *after* this module 
 imported by the notebook's locked setup cell. This module therefore
 
 - captures, at import time, the references the checks rely on (``AssertionError``,
-  ``print``, the NumPy functions used to compare) and a snapshot of the namespaces they
-  live in (types and built-in functions of ``builtins``, ``numpy``, ``numpy.linalg``,
-  ``numpy.random``, ``hmac``/``hashlib``, ``course_utils.gradcheck``, the grading modules
-  themselves and every sealed ``grader_tests`` module). ``Guard.restore()`` puts every
-  snapshotted entry back; each check calls it when it starts, after every call into
-  student code and before printing its success line, so ``numpy.allclose = lambda *a,
-  **k: True`` or ``builtins.AssertionError = ...`` done in an answer cell has no effect
-  on a check (and the kernel stays restored afterwards);
-- reads the grading key from ``COURSE_GRADER_KEY`` ONCE, removes it from ``os.environ``
-  and scrubs its bytes from the process's initial environment block (so
-  ``/proc/self/environ`` no longer shows it), and keeps it only inside a closure;
-- prints, on success, exactly one line ``✔ <check_name> passed`` followed, when a key is
-  present, by `` [<token>]`` with
-  ``token = hmac.new(key, check_name.encode(), "sha256").hexdigest()[:16]``, which an
-  out-of-kernel audit (``verify_markers``) compares with the notebook's saved outputs.
+  ``print``, the NumPy functions used to compare) and snapshots what they live in: the
+  types and built-in functions of ``builtins``, the namespaces of ``numpy``,
+  ``numpy.linalg``, ``numpy.random``, ``hmac``, ``hashlib``, ``course_utils.gradcheck``,
+  and, for the grading modules and every sealed ``grader_tests`` module, their globals,
+  their functions' ``__code__``/defaults/closure cells and their classes' methods.
+  ``GUARD.restore()`` undoes any change to all of it; a check calls it when it starts,
+  after every call into student code and before printing its success line, so
+  ``numpy.allclose = lambda *a, **k: True``, ``builtins.AssertionError = ...`` or
+  ``welcome._reference.__code__ = ...`` done in an answer cell has no effect on a check
+  (and the kernel stays restored afterwards);
+- seals ``grader_tests`` modules: ``welcome.check_accuracy = ...`` / ``del`` raise
+  AttributeError;
+- reads the grading key from ``COURSE_GRADER_KEY`` ONCE, removes it from ``os.environ``,
+  overwrites its bytes in the process's initial environment block (so
+  ``/proc/self/environ`` no longer shows it) and keeps it only in a closure;
+- prints, on success, exactly one line ``✔ <check_name> passed``, followed, when a key is
+  present AND the check is a genuine one (defined in a sealed ``grader_tests.*`` module and
+  run through the ``check`` wrapper), by `` [<token>]`` with
+  ``token = hmac.new(key, check_name.encode(), "sha256").hexdigest()[:16]``. An
+  out-of-kernel audit (``verify_markers``) compares these with the saved outputs, so a
+  replaced check, one's own ``@check(name="check_accuracy")``, an exception handler that
+  swallows the AssertionError or ``sys.exit`` all end without a valid marker.
 
 Residual risk, honestly: this is tamper-*resistance*, not isolation. Code in the same
-process can still, with deliberate effort, reach the key (it is in memory: a closure cell,
-and the parent process's environment if the key was set when that process started), rewrite
-a function's ``__code__`` or closure cells, or replay a marker it captured earlier in the
-same run. Mitigations that belong to the pipeline: generate a fresh random key per
-autograde run, set it in the launching process's ``os.environ`` at run time (not on the
-command line or in the parent's start-up environment), require each marker in the output of
-the test cell that calls that check, and, for real isolation, grade every submission in its
-own container with no network.
+process can still, with deliberate effort, dig the key out of memory (closure cells,
+``gc``, ``ctypes``; or the parent process's environment if the key was there when that
+process started), forge a ``grader_tests.*`` module in ``sys.modules``, patch the guard's
+own class, or replay a marker it captured earlier in the same run (tokens depend on the
+check name only). Mitigations that belong to the pipeline: a fresh random key per autograde
+run, set in the launching process's ``os.environ`` at run time (never on a command line or
+in a parent's start-up environment); require each marker in the output of the test cell
+that calls that check; flag answer cells with ``suspicious_lines`` for a human look; and,
+for real isolation, grade each submission in its own container without network.
 """
 
 from __future__ import annotations
@@ -68,6 +76,7 @@ __all__ = [
     "quiet",
     "registered_checks",
     "seal",
+    "suspicious_lines",
     "verify_markers",
 ]
 
@@ -122,27 +131,92 @@ def _is_builtin_thing(v: Any) -> bool:
 
 
 class Guard:
-    """Snapshots of namespace dicts; ``restore()`` rebinds every entry that changed."""
+    """Snapshots of namespaces and functions; ``restore()`` undoes any change to them.
+
+    Protected: namespace dicts (module globals: rebinding and deletion of entries),
+    functions (``__code__``, defaults, closure cell contents) and classes (their methods).
+    """
+
+    __slots__ = ("_dicts", "_functions", "_classes")
 
     def __init__(self) -> None:
-        self._saved: list[tuple[dict, dict]] = []
+        self._dicts: list[tuple[dict, dict]] = []
+        self._functions: list[tuple[types.FunctionType, tuple]] = []
+        self._classes: list[tuple[type, dict]] = []
 
     def protect_dict(self, ns: dict, only: Callable[[Any], bool] | None = None) -> None:
-        for existing, _ in self._saved:
-            if existing is ns:
-                return
-        self._saved.append((ns, _public_entries(ns, only)))
+        if not any(existing is ns for existing, _ in self._dicts):
+            self._dicts.append((ns, _public_entries(ns, only)))
+
+    def protect_function(self, fn: types.FunctionType) -> None:
+        if not any(existing is fn for existing, _ in self._functions):
+            self._functions.append((fn, _function_state(fn)))
+
+    def protect_class(self, cls: type) -> None:
+        if not any(existing is cls for existing, _ in self._classes):
+            self._classes.append((cls, _public_entries(dict(vars(cls)))))
+            for value in vars(cls).values():
+                value = getattr(value, "__func__", value)
+                if isinstance(value, types.FunctionType):
+                    self.protect_function(value)
 
     def restore(self) -> list[str]:
-        """Undo rebinding/deletion of every protected entry; return what was repaired."""
+        """Undo every change to what is protected; return the names repaired."""
         repaired = []
         missing = object()
-        for ns, saved in self._saved:
+        for ns, saved in self._dicts:
             for key, value in saved.items():
                 if ns.get(key, missing) is not value:
                     ns[key] = value
                     repaired.append(key)
+        for cls, saved in self._classes:
+            for key, value in saved.items():
+                if vars(cls).get(key, missing) is not value:
+                    type.__setattr__(cls, key, value)
+                    repaired.append(f"{cls.__name__}.{key}")
+        for fn, state in self._functions:
+            if _function_state(fn) != state:
+                code, defaults, kwdefaults, cells = (
+                    x.obj if isinstance(x, _Identity) else x for x in state
+                )
+                fn.__code__, fn.__defaults__, fn.__kwdefaults__ = code, defaults, kwdefaults
+                for cell, content in zip(fn.__closure__ or (), cells, strict=False):
+                    if content.obj is not _EMPTY:
+                        cell.cell_contents = content.obj
+                repaired.append(fn.__qualname__)
         return repaired
+
+
+_EMPTY = object()
+
+
+class _Identity:
+    """Compare by identity inside tuples (``==`` on student objects could run their code)."""
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj: Any) -> None:
+        self.obj = obj
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Identity) and other.obj is self.obj
+
+    __hash__ = None
+
+
+def _function_state(fn: types.FunctionType) -> tuple:
+    cells = []
+    for cell in fn.__closure__ or ():
+        try:
+            cells.append(_Identity(cell.cell_contents))
+        except ValueError:
+            cells.append(_Identity(_EMPTY))
+    return (
+        _Identity(fn.__code__),
+        _Identity(fn.__defaults__),
+        _Identity(fn.__kwdefaults__),
+        tuple(cells),
+    )
 
 
 GUARD = Guard()
@@ -211,10 +285,25 @@ class SealedModule(types.ModuleType):
 def seal(module_name: str) -> types.ModuleType:
     """Make ``sys.modules[module_name]`` read-only and snapshot it for the guard.
 
-    Put ``seal(__name__)`` as the LAST line of every ``grader_tests`` module.
+    Put ``seal(__name__)`` as the LAST line of every ``grader_tests`` module. The module's
+    globals, its functions (code, defaults, closures) and its classes are snapshotted;
+    checks defined in a ``grader_tests.*`` module become the only ones whose success
+    line carries a token.
     """
     module = sys.modules[module_name]
     GUARD.protect_dict(vars(module))
+    for value in list(vars(module).values()):
+        if isinstance(value, types.FunctionType):
+            GUARD.protect_function(value)
+            inner = getattr(value, "__wrapped__", None)
+            if isinstance(inner, types.FunctionType):
+                GUARD.protect_function(inner)
+            if module_name.startswith("grader_tests.") and isinstance(
+                getattr(value, "check_name", None), str
+            ):
+                _register_genuine(value)
+        elif isinstance(value, type) and getattr(value, "__module__", None) == module_name:
+            GUARD.protect_class(value)
     if not isinstance(module, SealedModule):
         module.__class__ = SealedModule
     return module
@@ -239,23 +328,39 @@ def _scrub_initial_environment(name: str) -> None:
         pass
 
 
-def _make_signer() -> Callable[[str], str | None]:
+def _make_emitter() -> tuple[Callable[[str], None], Callable[[Callable], None]]:
+    """Read the key once; return ``(emit, register_genuine)``, holding the key in a closure.
+
+    ``emit(check_name)`` prints the success line. The token is added only when the caller
+    is the ``wrapper`` frame of ``check`` (the code object is compared) running a check
+    function that ``seal`` registered from a ``grader_tests.*`` module under that name:
+    calling ``emit`` directly, or decorating one's own function with ``@check(name=...)``,
+    gives a line without a token, which the audit rejects.
+    """
     raw = os.environ.get(KEY_ENV)
     if raw is not None:
         _scrub_initial_environment(KEY_ENV)
         os.environ.pop(KEY_ENV, None)
     key = raw.encode() if raw else None
+    genuine: list[tuple[Callable, str]] = []
+    getframe, hmac_new, sha256, write = sys._getframe, _hmac_new, _sha256, _print
 
-    def sign(check_name: str) -> str | None:
-        if key is None:
-            return None
-        return _hmac_new(key, check_name.encode(), _sha256).hexdigest()[:16]
+    def register_genuine(wrapper: Callable) -> None:
+        inner = getattr(wrapper, "__wrapped__", None)
+        if inner is not None and not any(g is inner for g, _ in genuine):
+            genuine.append((inner, wrapper.check_name))
 
-    return sign
+    def emit(check_name: str) -> None:
+        caller = getframe(1)
+        token = None
+        if key is not None and caller.f_code is _WRAPPER_CODE:
+            f = caller.f_locals.get("f")
+            if any(g is f and name == check_name for g, name in genuine):
+                token = hmac_new(key, check_name.encode(), sha256).hexdigest()[:16]
+        line = f"{MARK} {check_name} passed" + (f" [{token}]" if token else "")
+        write(line, file=sys.stdout, flush=True)
 
-
-_sign = _make_signer()
-del _make_signer
+    return emit, register_genuine
 
 
 def expected_marker(check_name: str, key: str | bytes | None) -> str:
@@ -290,10 +395,44 @@ def checks_called_in(source: str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def _emit_success(check_name: str) -> None:
-    token = _sign(check_name)
-    line = f"{MARK} {check_name} passed" + (f" [{token}]" if token else "")
-    _print(line, file=sys.stdout, flush=True)
+_SUSPICIOUS = [
+    (r"\bgrader_tests\b|course_utils\.grading|import grading\b", "refers to the grading code"),
+    (
+        r"__closure__|cell_contents|__code__|__globals__|__wrapped__|__kwdefaults__|__defaults__",
+        "rewrites or inspects function internals",
+    ),
+    (r"\bsys\.modules\b|importlib\.reload", "manipulates loaded modules"),
+    (
+        r"_getframe|f_locals|f_globals|f_back|inspect\.stack|currentframe|tb_frame",
+        "inspects stack frames",
+    ),
+    (r"\bgc\.get_(referents|referrers|objects)|\bctypes\b", "walks or pokes process memory"),
+    (r"/proc/|\benviron\b|getenv|COURSE_GRADER_KEY", "reads the process environment"),
+    (r"\bbuiltins\b|__builtins__", "touches builtins"),
+    (
+        r"set_custom_exc|excepthook|showtraceback|sys\.exit|os\._exit|\bsignal\.",
+        "hooks exception handling or exits the kernel",
+    ),
+    (r"redirect_stdout|sys\.stdout\s*=|sys\.stderr\s*=", "redirects output"),
+    (r"\b(np|numpy)\.[A-Za-z_.]+\s*=(?!=)", "rebinds a NumPy function"),
+    (r"\bhmac\b|hashlib", "computes hashes"),
+]
+
+
+def suspicious_lines(source: str) -> list[str]:
+    """Lines of an answer cell that look like tampering, for MANUAL review by the grader.
+
+    A cheap static lint for the pipeline (``course autograde`` can list these per
+    submission); legitimate code rarely needs any of them, but a hit is a reason to look,
+    not proof. Returns ``"line N: <reason>: <code>"`` strings.
+    """
+    hits = []
+    for number, line in enumerate(source.splitlines(), start=1):
+        code = line.split("#", 1)[0]
+        for pattern, reason in _SUSPICIOUS:
+            if re.search(pattern, code):
+                hits.append(f"line {number}: {reason}: {line.strip()}")
+    return hits
 
 
 # ---------------------------------------------------------------------------------------
@@ -449,22 +588,31 @@ def check(func: Callable | None = None, *, name: str | None = None):
     """
 
     def decorate(f: Callable) -> Callable:
-        check_name = name or f.__name__
-
-        @functools.wraps(f)
-        def wrapper(*args: Any, **kwargs: Any) -> None:
-            GUARD.restore()
-            try:
-                with quiet():
-                    f(*args, **kwargs)
-            except AssertionError_ as exc:
-                GUARD.restore()
-                raise AssertionError_(f"{check_name}: {exc}") from exc.__cause__
-            GUARD.restore()
-            _emit_success(check_name)
-
-        wrapper.check_name = check_name
-        _REGISTRY[check_name] = wrapper
+        wrapper = _make_wrapper(f, name or f.__name__)
+        _REGISTRY[wrapper.check_name] = wrapper
         return wrapper
 
     return decorate(func) if func is not None else decorate
+
+
+def _make_wrapper(f: Callable, check_name: str) -> Callable:
+    @functools.wraps(f)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        GUARD.restore()
+        try:
+            with quiet():
+                f(*args, **kwargs)
+        except AssertionError_ as exc:
+            GUARD.restore()
+            raise AssertionError_(f"{check_name}: {exc}") from exc.__cause__
+        GUARD.restore()
+        _emit(check_name)
+
+    wrapper.check_name = check_name
+    return wrapper
+
+
+_WRAPPER_CODE = next(c for c in _make_wrapper.__code__.co_consts if isinstance(c, types.CodeType))
+_emit, _register_genuine = _make_emitter()
+del _make_emitter
+GUARD.protect_function(_make_wrapper)
