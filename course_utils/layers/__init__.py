@@ -6,6 +6,7 @@ convolution, pooling and normalisation layers in ``conv``, ``pooling``, ``normal
 
 from course_utils.layers.base import Layer
 from course_utils.layers.container import Sequential
+from course_utils.layers.conv import Conv2D, Conv2DNaive
 from course_utils.layers.core import (
     ELU,
     Dropout,
@@ -19,15 +20,22 @@ from course_utils.layers.core import (
     Softmax,
     Tanh,
 )
+from course_utils.layers.normalization import BatchNorm
+from course_utils.layers.pooling import AvgPool2D, MaxPool2D
 
 __all__ = [
     "ELU",
+    "AvgPool2D",
+    "BatchNorm",
+    "Conv2D",
+    "Conv2DNaive",
     "Dropout",
     "Flatten",
     "Layer",
     "LeakyReLU",
     "Linear",
     "Matmul",
+    "MaxPool2D",
     "PReLU",
     "ReLU",
     "Sequential",
@@ -35,23 +43,3 @@ __all__ = [
     "Softmax",
     "Tanh",
 ]
-
-# The conv helper's modules; guarded until they exist (made plain once they do).
-try:
-    from course_utils.layers.conv import Conv2D, Conv2DNaive
-
-    __all__ += ["Conv2D", "Conv2DNaive"]
-except ImportError:  # pragma: no cover - transitional
-    pass
-try:
-    from course_utils.layers.pooling import AvgPool2D, MaxPool2D
-
-    __all__ += ["AvgPool2D", "MaxPool2D"]
-except ImportError:  # pragma: no cover - transitional
-    pass
-try:
-    from course_utils.layers.normalization import BatchNorm
-
-    __all__ += ["BatchNorm"]
-except ImportError:  # pragma: no cover - transitional
-    pass
