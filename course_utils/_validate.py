@@ -80,9 +80,10 @@ def check_shape(
             dims[want] = got
             ok = True
         if not ok:
-            known = ", ".join(f"{k}={v}" for k, v in dims.items())
+            known = ", ".join(f"{k}={v}" for k, v in dims.items() if k in spec)
+            where = f" with {known}" if known else ""
             raise ValueError(
-                f"{name}: expected shape {_fmt_shape(spec)} with {known}, got {tuple(actual)}"
+                f"{name}: expected shape {_fmt_shape(spec)}{where}, got {tuple(actual)}"
             )
 
 
