@@ -129,12 +129,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=30, help="timed calls per median")
     args = parser.parse_args(argv)
 
+    load, cores = os.getloadavg()[0], os.cpu_count() or 1
     print(f"forward + backward, median of {args.repeats} after warm-up (float32)")
+    print(f"machine: {cores} cores, 1-minute load average {load:.1f} at start")
+    if load > cores:
+        print("warning: the machine is busy; multithreaded BLAS suffers most, ratios are noisy")
     ratios = bench_vs_tf(args.repeats)
     worst = max(ratios)
     print(f"worst im2col / TF ratio: {worst:.2f} (target <= {TF_TARGET})")
     speedup = bench_naive(max(3, args.repeats // 6))
     print(f"naive / im2col speed-up: {speedup:.0f}x (target >= {NAIVE_TARGET:.0f}x)")
+    print(f"1-minute load average {os.getloadavg()[0]:.1f} at end")
     ok = worst <= TF_TARGET and speedup >= NAIVE_TARGET
     print("all targets met" if ok else "TARGET MISSED")
     return 0 if ok else 1

@@ -347,3 +347,12 @@ def test_layer_constructor_errors(kwargs, pattern):
     full = {"in_channels": 1, "out_channels": 2, "kernel_size": 3, **kwargs}
     with pytest.raises(ValueError, match=pattern):
         Conv2D(**full)
+
+
+def test_im2col_and_col2im_validate_the_kernel_size():
+    with pytest.raises(ValueError, match=r"HH: expected a positive int, got 0"):
+        im2col(np.zeros((1, 1, 4, 4)), 0, 3)
+    with pytest.raises(ValueError, match=r"HH, WW: kernel 5x3 is larger than the padded input 4x4"):
+        im2col(np.zeros((1, 1, 4, 4)), 5, 3)
+    with pytest.raises(ValueError, match=r"cols: expected shape \(4, 9\), got \(4, 8\)"):
+        col2im(np.zeros((4, 8)), (1, 1, 4, 4), 3, 3)

@@ -230,6 +230,7 @@ def im2col(x: NDArray[np.floating], HH: int, WW: int, stride=1, pad=0) -> NDArra
         (N * H_out * W_out, HH * WW * C) array of x's dtype.
     """
     x = as_array(x, "x", shape=("N", "C", "H", "W"), dtype_kind="f")
+    HH, WW = check_positive_int(HH, "HH"), check_positive_int(WW, "WW")
     sh, sw = _pair(stride, "stride")
     ph, pw = _pair(pad, "pad", minimum=0)
     N, C, H, W = x.shape
@@ -274,6 +275,7 @@ def col2im(
         (N, C, H, W) array.
     """
     N, C, H, W = x_shape
+    HH, WW = check_positive_int(HH, "HH"), check_positive_int(WW, "WW")
     sh, sw = _pair(stride, "stride")
     ph, pw = _pair(pad, "pad", minimum=0)
     H_out, W_out = conv_output_size(H, HH, sh, ph), conv_output_size(W, WW, sw, pw)
