@@ -1,0 +1,583 @@
+"""``course autograde``: grade every submission of an assignment in parallel, lose nothing.
+
+Design (nbgrader grades one submission at a time and SQLite takes one writer):
+
+1. *Prepare* (serial): make sure the assignment is in the gradebook, snapshot the gradebook
+   (SQLite backup API), and for each student resolve the notebooks to grade
+   (``submissions.resolve``: renamed notebooks matched by their cell ids, invalid JSON and
+   missing notebooks reported).
+2. *Execute* (parallel, ``--jobs`` workers): each student gets a scratch course root under
+   ``.course_work/`` with a config that loads the course's ``nbgrader_config.py`` and
+   points ``CourseDirectory.root`` and ``db_url`` at the scratch folder, a private copy of
+   the gradebook snapshot, the assignment's non-notebook source files and a copy of the
+   submission. There ``nbgrader autograde ASSIGNMENT --student S`` runs (through
+   ``launch``: memory caps inherited by the kernel, grading key from stdin) under a wall
+   clock and a memory watchdog (``limits``), with ``CrashSafeExecute`` in place of
+   ``Execute``. The result is ``autograded/S/ASSIGNMENT/``: the executed notebooks, the
+   submission's ``timestamp.txt`` and files.
+3. *Merge* (serial, one process): the executed folders are gathered as a "submitted"
+   directory and the real gradebook is written by
+   ``nbgrader autograde ASSIGNMENT --no-execute --force
+   --CourseDirectory.submitted_directory=<gathered>``: nbgrader itself re-reads the
+   timestamps, restores locked cells, scores the outputs and applies late penalties, so the
+   scores are exactly those of a serial ``nbgrader autograde`` (tests/test_pipeline.py
+   checks it).
+4. *Zero* what could not be graded: a student whose notebooks are missing or invalid, or
+   whose grading was killed (wall clock) or failed, gets a gradebook submission with 0 for
+   every cell (and its stale autograded folder removed) plus a problem in the table. A
+   kernel that DIED keeps the points earned before the crash (``CrashSafeExecute``).
+5. *Audit* (serial): ``audit`` checks the keyed success markers of every test cell that
+   earned points and zeroes the cells without them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import re
+import secrets
+import shutil
+import sqlite3
+import time
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import audit, submissions
+from .course import BIN, Course, CourseError, nbgrader_env
+from .launch import KEY_ENV
+from .limits import (
+    DEFAULT_FSIZE_MB,
+    DEFAULT_MEMORY_MB,
+    DEFAULT_WALL_SECONDS,
+    RunResult,
+    run_limited,
+)
+
+WORK_DIR = ".course_work"
+#: The watchdog lets the whole tree (nbgrader + kernel + children) use this much more than
+#: the per-process cap before it kills the kernel.
+WATCHDOG_MARGIN_MB = 1024
+
+WORKER_CONFIG = """\
+# Written by `course autograde` for one worker: the course's settings, then this folder as
+# the course root. Delete freely.
+from nbgrader.converters.autograde import Autograde
+from nbgrader.preprocessors import Execute
+
+from course_utils.instructor.execute import CrashSafeExecute
+
+c = get_config()  # noqa: F821
+load_subconfig({main_config!r})  # noqa: F821
+c.CourseDirectory.root = {root!r}
+c.CourseDirectory.db_url = {db_url!r}
+_pps = c.Autograde.autograde_preprocessors
+if not isinstance(_pps, list):
+    _pps = list(Autograde.class_traits()["autograde_preprocessors"].default())
+c.Autograde.autograde_preprocessors = [CrashSafeExecute if p is Execute else p for p in _pps]
+# Kill the kernel when the notebook is done instead of waiting for a polite exit
+# (TensorFlow makes ipykernel take ~3 s to shut down; all outputs are in by then).
+c.Execute.shutdown_kernel = "immediate"
+"""
+
+
+@dataclass
+class Options:
+    """Settings of one ``course autograde`` run."""
+
+    jobs: int = 2
+    students: list[str] | None = None
+    wall_seconds: float | None = DEFAULT_WALL_SECONDS
+    memory_mb: int | None = DEFAULT_MEMORY_MB
+    cell_timeout: int | None = None
+    nbgrader_args: list[str] = field(default_factory=list)
+    keep_work: bool = False
+
+
+@dataclass
+class StudentRun:
+    """One student's way through the pipeline."""
+
+    student: str
+    submitted: Path
+    problems: list[str] = field(default_factory=list)
+    resolution: submissions.Resolution | None = None
+    scratch: Path | None = None
+    run: RunResult | None = None
+    executed: bool = False  # the worker produced every notebook it was given
+    failed: str | None = None  # why nothing usable came out (-> zero)
+    infra_suspect: bool = False
+    score: float = 0.0
+    max_score: float = 0.0
+
+
+@dataclass
+class Report:
+    assignment: str
+    rows: list[StudentRun]
+    seconds: float
+    infrastructure_error: str | None = None
+    log_dir: Path | None = None
+
+    def table(self) -> str:
+        head = ("student", "score", "max", "problems")
+        lines = [
+            (r.student, f"{r.score:g}", f"{r.max_score:g}", "; ".join(r.problems) or "-")
+            for r in self.rows
+        ]
+        widths = [max(len(x[i]) for x in [head, *lines]) for i in range(3)]
+        fmt = f"{{:<{widths[0]}}}  {{:>{widths[1]}}}  {{:>{widths[2]}}}  {{}}"
+        out = [fmt.format(*head), fmt.format(*("-" * w for w in widths), "-" * 8)]
+        out += [fmt.format(*x) for x in lines]
+        return "\n".join(out)
+
+
+# ---------------------------------------------------------------------------------------
+# Preparation
+# ---------------------------------------------------------------------------------------
+def check_infrastructure(course: Course) -> None:
+    """Fail early, before any student is touched, on a broken set-up."""
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    if not (BIN / "alembic").exists() and shutil.which("alembic") is None:
+        raise CourseError(f"no `alembic` next to {BIN / 'python'} (nbgrader uses it)")
+    kernel = course.setting("ExecutePreprocessor", "kernel_name", None) or course.setting(
+        "Execute", "kernel_name", None
+    )
+    if kernel:
+        try:
+            KernelSpecManager().get_kernel_spec(kernel)
+        except NoSuchKernel:
+            raise CourseError(
+                f"the grading kernel {kernel!r} is not registered: run `make setup`"
+            ) from None
+
+
+def ensure_in_gradebook(course: Course, assignment: str, work: Path) -> None:
+    """Record the assignment (notebooks, test cells) in the gradebook if it is not there.
+
+    Runs ``generate_assignment`` into a throw-away release folder, so notebooks/ is untouched.
+    """
+    from nbgrader.api import Gradebook, MissingEntry
+
+    with contextlib.suppress(MissingEntry), Gradebook(course.db_url, course.course_id) as gb:
+        if gb.find_assignment(assignment).notebooks:
+            return
+    if not (course.step_dir("source") / assignment).is_dir():
+        raise CourseError(
+            f"unknown assignment {assignment!r}: not in the gradebook nor in "
+            f"{course.step_dir('source')}"
+        )
+    course.nbgrader(
+        "generate_assignment",
+        assignment,
+        "--force",
+        f"--CourseDirectory.release_directory={work / 'release'}",
+        capture=True,
+    )
+
+
+def snapshot_db(course: Course, dest: Path) -> None:
+    src = course.db_url.removeprefix("sqlite:///")
+    with sqlite3.connect(src) as a, sqlite3.connect(dest) as b:
+        a.backup(b)
+
+
+def list_students(course: Course, assignment: str, only: list[str] | None) -> list[str]:
+    submitted = course.step_dir("submitted")
+    found = (
+        sorted(
+            p.parent.name
+            for p in submitted.glob(f"*/{assignment}")
+            if p.is_dir() and not p.is_symlink()
+        )
+        if submitted.is_dir()
+        else []
+    )
+    if only:
+        found = [s for s in found if s in set(only)]
+    return found
+
+
+def roster(course: Course) -> list[str]:
+    from nbgrader.api import Gradebook
+
+    with Gradebook(course.db_url, course.course_id) as gb:
+        return sorted(s.id for s in gb.students)
+
+
+def _valid_timestamp(path: Path) -> str | None:
+    from nbgrader.utils import parse_utc
+
+    try:
+        text = path.read_text().strip()
+        if text:
+            parse_utc(text)
+        return None
+    except (OSError, ValueError, OverflowError, TypeError) as exc:
+        return f"invalid timestamp.txt ignored ({exc})"
+
+
+def prepare_scratch(
+    course: Course, sr: StudentRun, assignment: str, template_db: Path, work: Path
+) -> None:
+    """Lay out the worker's private course root (see the module docstring)."""
+    scratch = work / "workers" / sr.student
+    scratch.mkdir(parents=True)
+    shutil.copyfile(template_db, scratch / "gradebook.db")
+    (scratch / "nbgrader_config.py").write_text(
+        WORKER_CONFIG.format(
+            main_config=str(course.root / "nbgrader_config.py"),
+            root=str(scratch),
+            db_url=f"sqlite:///{scratch / 'gradebook.db'}",
+        )
+    )
+    src_rel = Path(course.coursedir.source_directory)
+    src = course.step_dir("source") / assignment
+    dst = scratch / src_rel / assignment
+    dst.mkdir(parents=True)
+    if src.is_dir():
+        for f in src.rglob("*"):
+            if f.is_file() and f.suffix != ".ipynb" and ".ipynb_checkpoints" not in f.parts:
+                (dst / f.relative_to(src)).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(f, dst / f.relative_to(src))
+    sub = scratch / Path(course.coursedir.submitted_directory) / sr.student / assignment
+    sub.mkdir(parents=True)
+    for f in sr.submitted.rglob("*"):
+        rel = f.relative_to(sr.submitted)
+        if (
+            f.is_symlink()
+            or not f.is_file()
+            or f.suffix == ".ipynb"
+            or set(rel.parts) & submissions.SKIP_PARTS
+        ):
+            continue
+        if rel.name == "timestamp.txt" and len(rel.parts) == 1:
+            problem = _valid_timestamp(f)
+            if problem:
+                sr.problems.append(problem)
+                continue
+        (sub / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(f, sub / rel)
+    for name, path in sr.resolution.notebooks.items():
+        released = _released_json(course, assignment, name)
+        data, _ = submissions.read_notebook_json(path)
+        restored = submissions.restore_missing_grade_cells(data, released) if released else []
+        if restored:
+            (sub / f"{name}.ipynb").write_text(json.dumps(data, ensure_ascii=False))
+            sr.problems.append(f"deleted cell(s) {', '.join(restored)} restored")
+        else:
+            shutil.copy2(path, sub / f"{name}.ipynb")
+    sr.scratch = scratch
+
+
+def _released_json(course: Course, assignment: str, name: str) -> dict | None:
+    """The released notebook (never the source: a restored answer cell would leak it)."""
+    data, _ = submissions.read_notebook_json(
+        course.step_dir("release") / assignment / f"{name}.ipynb"
+    )
+    return data
+
+
+def check_worker_config(scratch: Path) -> None:
+    """Load a worker's config here first: nbgrader only LOGS a broken config and goes on."""
+    from traitlets.config.loader import PyFileConfigLoader
+
+    try:
+        cfg = PyFileConfigLoader("nbgrader_config.py", path=str(scratch)).load_config()
+        names = [p.__name__ for p in cfg.Autograde.autograde_preprocessors]
+    except Exception as exc:  # noqa: BLE001  (any failure here is a set-up problem)
+        raise CourseError(
+            f"the worker configuration {scratch}/nbgrader_config.py does not "
+            f"load: {type(exc).__name__}: {exc}"
+        ) from exc
+    if "CrashSafeExecute" not in names:
+        raise CourseError(f"the worker configuration does not use CrashSafeExecute: {names}")
+
+
+# ---------------------------------------------------------------------------------------
+# Execution
+# ---------------------------------------------------------------------------------------
+def _last_error_line(log: Path) -> str:
+    try:
+        lines = log.read_text(errors="replace").splitlines()
+    except OSError:
+        return "no log"
+    pattern = re.compile(r"^\s*(\w+\.)*\w*(Error|Exception|Exit)\b.*")
+    hits = [ln.strip() for ln in lines if pattern.match(ln)]
+    return (hits[-1] if hits else (lines[-1].strip() if lines else "no output"))[:200]
+
+
+INFRA_SIGNS = (
+    "NoSuchKernel",
+    "alembic",
+    "OperationalError",
+    "sqlalchemy",
+    "Permission denied",
+    "ModuleNotFoundError",
+    "ImportError",
+)
+
+
+def run_worker(
+    sr: StudentRun, assignment: str, opts: Options, key: str, threads: int, log_dir: Path
+) -> None:
+    cmd = [
+        str(BIN / "python"),
+        "-m",
+        "course_utils.instructor.launch",
+        "--memory-mb",
+        str(opts.memory_mb or 0),
+        "--fsize-mb",
+        str(DEFAULT_FSIZE_MB),
+        "--key-from-stdin",
+        "--",
+        "autograde",
+        assignment,
+        "--student",
+        sr.student,
+    ]
+    if opts.cell_timeout:
+        cmd.append(f"--Execute.timeout={opts.cell_timeout}")
+    cmd += opts.nbgrader_args
+    env = nbgrader_env()
+    for var in (
+        "OMP_NUM_THREADS",
+        "OPENBLAS_NUM_THREADS",
+        "MKL_NUM_THREADS",
+        "TF_NUM_INTRAOP_THREADS",
+    ):
+        env.setdefault(var, str(threads))
+    env.setdefault("TF_NUM_INTEROP_THREADS", "1")
+    log = log_dir / f"{sr.student}.log"
+    sr.run = run_limited(
+        cmd,
+        cwd=sr.scratch,
+        env=env,
+        log_path=log,
+        stdin_text=key + "\n",
+        wall_seconds=opts.wall_seconds,
+        memory_budget_mb=(opts.memory_mb + WATCHDOG_MARGIN_MB) if opts.memory_mb else None,
+    )
+    out = sr.scratch / "autograded" / sr.student / assignment
+    produced = {p.stem for p in out.glob("*.ipynb")} if out.is_dir() else set()
+    sr.executed = bool(produced) and set(sr.resolution.notebooks) <= produced
+    if sr.run.memory_killed:
+        sr.problems.append(f"memory cap exceeded ({opts.memory_mb} MB): kernel killed")
+    if sr.run.timed_out:
+        sr.failed = f"timeout: grading took longer than {opts.wall_seconds:g} s (killed)"
+    elif not sr.executed:
+        line = _last_error_line(log)
+        sr.failed = f"grading failed: {line} (log: {log})"
+        sr.infra_suspect = any(s in log.read_text(errors="replace") for s in INFRA_SIGNS)
+
+
+# ---------------------------------------------------------------------------------------
+# Merge, zero, audit
+# ---------------------------------------------------------------------------------------
+def merge(
+    course: Course, assignment: str, runs: list[StudentRun], work: Path, log_dir: Path
+) -> list[str]:
+    """Write the executed notebooks into the real gradebook; return students not merged."""
+    gathered = work / "merge"
+    todo = [sr for sr in runs if sr.executed]
+    for sr in todo:
+        dest = gathered / sr.student / assignment
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(sr.scratch / "autograded" / sr.student / assignment), dest)
+    if not todo:
+        return []
+    proc = course.nbgrader(
+        "autograde",
+        assignment,
+        "--no-execute",
+        "--force",
+        f"--CourseDirectory.submitted_directory={gathered}",
+        capture=True,
+        check=False,
+    )
+    (log_dir / "_merge.log").write_text((proc.stdout or "") + (proc.stderr or ""))
+    autograded = course.step_dir("autograded")
+    return [
+        sr.student
+        for sr in todo
+        if not all(
+            (autograded / sr.student / assignment / f"{n}.ipynb").exists()
+            for n in sr.resolution.notebooks
+        )
+    ]
+
+
+def record_zero(course: Course, assignment: str, sr: StudentRun) -> None:
+    """A gradebook submission with 0 for every cell, for what could not be graded."""
+    from nbgrader.api import Gradebook
+    from nbgrader.utils import parse_utc
+
+    kwargs = {}
+    ts = sr.submitted / "timestamp.txt"
+    if ts.is_file() and _valid_timestamp(ts) is None and ts.read_text().strip():
+        kwargs["timestamp"] = parse_utc(ts.read_text().strip())
+    stale = course.step_dir("autograded") / sr.student / assignment
+    if stale.exists():
+        shutil.rmtree(stale)
+    with Gradebook(course.db_url, course.course_id) as gb, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # SQLAlchemy autoflush chatter inside nbgrader.api
+        gb.update_or_create_student(sr.student)
+        submission = gb.update_or_create_submission(assignment, sr.student, **kwargs)
+        for nb in submission.notebooks:
+            for grade in nb.grades:
+                grade.auto_score = 0
+                grade.manual_score = None
+                grade.needs_manual_grade = False
+        gb.db.commit()
+
+
+def run_audit(course: Course, assignment: str, sr: StudentRun, key: str) -> None:
+    from nbgrader.api import Gradebook
+
+    autograded = course.step_dir("autograded") / sr.student / assignment
+    source = course.step_dir("source") / assignment
+    with Gradebook(course.db_url, course.course_id) as gb:
+        for name in sr.resolution.notebooks:
+            nb_path = autograded / f"{name}.ipynb"
+            sr.problems.extend(audit.execution_problems(nb_path))
+            sub_nb = gb.find_submission_notebook(name, assignment, sr.student)
+            earned = {g.name: g.auto_score for g in sub_nb.grades}
+            for finding in audit.audit_notebook(nb_path, source / f"{name}.ipynb", key, earned):
+                audit.apply_override(
+                    gb, assignment, sr.student, name, source / f"{name}.ipynb", finding
+                )
+                sr.problems.append(
+                    f"tampering suspected in {finding.grade_id} "
+                    f"(no success marker from {', '.join(finding.missing)}): 0 points"
+                )
+
+
+def fill_scores(course: Course, assignment: str, rows: list[StudentRun]) -> None:
+    from nbgrader.api import Gradebook, MissingEntry
+
+    with Gradebook(course.db_url, course.course_id) as gb:
+        max_score = gb.find_assignment(assignment).max_score
+        for sr in rows:
+            sr.max_score = max_score
+            try:
+                sub = gb.find_submission(assignment, sr.student)
+            except MissingEntry:
+                sr.score = 0.0
+                continue
+            penalty = sub.late_submission_penalty or 0.0
+            sr.score = max(0.0, sub.score - penalty)
+            if sub.total_seconds_late and sub.total_seconds_late > 0:
+                sr.problems.append(
+                    f"late by {sub.total_seconds_late / 3600:.1f} h (penalty {penalty:g})"
+                )
+
+
+@contextlib.contextmanager
+def _exclusive(work: Path):
+    work.mkdir(parents=True, exist_ok=True)
+    with open(work / "autograde.lock", "w") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise CourseError(f"another `course autograde` is running ({work})") from None
+        yield
+
+
+def autograde(course: Course, assignment: str, opts: Options) -> Report:
+    """Grade every submission of ``assignment``; see the module docstring."""
+    start = time.monotonic()
+    check_infrastructure(course)
+    base = course.root / WORK_DIR
+    log_dir = base / "logs" / assignment
+    with _exclusive(base):
+        work = base / f"autograde-{assignment}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
+        work.mkdir()
+        if log_dir.exists():
+            shutil.rmtree(log_dir)
+        log_dir.mkdir(parents=True)
+        try:
+            return _autograde(course, assignment, opts, work, log_dir, start)
+        finally:
+            if not opts.keep_work:
+                shutil.rmtree(work, ignore_errors=True)
+
+
+def _autograde(course, assignment, opts, work, log_dir, start) -> Report:
+    ensure_in_gradebook(course, assignment, work)
+    template = work / "gradebook.snapshot.db"
+    snapshot_db(course, template)
+    released = course.step_dir("release") / assignment
+    expected = submissions.expected_notebooks(
+        released if any(released.glob("*.ipynb")) else course.step_dir("source") / assignment
+    )
+    expected = {n: expected.get(n, set()) for n in course.notebook_names(assignment)}
+
+    students = list_students(course, assignment, opts.students)
+    submitted = course.step_dir("submitted")
+    runs = [StudentRun(s, submitted / s / assignment) for s in students]
+    for sr in runs:
+        sr.resolution = submissions.resolve(sr.submitted, expected)
+        sr.problems.extend(sr.resolution.problems)
+        if sr.resolution.notebooks:
+            prepare_scratch(course, sr, assignment, template, work)
+        else:
+            sr.failed = "nothing to grade"
+
+    key = secrets.token_hex(32)
+    todo = [sr for sr in runs if sr.scratch is not None]
+    if todo:
+        check_worker_config(todo[0].scratch)
+    jobs = max(1, min(opts.jobs, len(todo) or 1))
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        for f in [
+            pool.submit(run_worker, sr, assignment, opts, key, threads, log_dir) for sr in todo
+        ]:
+            f.result()
+
+    infra = None
+    broken = [sr for sr in todo if sr.failed and not sr.run.timed_out]
+    if todo and len(broken) == len(todo) and (len(todo) > 1 or broken[0].infra_suspect):
+        infra = (
+            f"every submission failed to grade ({broken[0].failed}): this looks like a "
+            "set-up problem, nothing was written to the gradebook"
+        )
+        return Report(assignment, runs, time.monotonic() - start, infra, log_dir)
+
+    from nbgrader.api import Gradebook
+
+    with Gradebook(course.db_url, course.course_id) as gb:
+        for sr in runs:
+            audit.clear_audit_overrides(gb, assignment, sr.student)
+    not_merged = merge(course, assignment, runs, work, log_dir)
+    if not_merged:
+        infra = (
+            f"the gradebook merge failed for {', '.join(not_merged)} "
+            f"(see {log_dir / '_merge.log'}); their grades were NOT changed"
+        )
+    for sr in runs:
+        if sr.student in not_merged:
+            sr.problems.append("not recorded: merge failed")
+            continue
+        if sr.failed:
+            if sr.failed != "nothing to grade":
+                sr.problems.append(sr.failed)
+            record_zero(course, assignment, sr)
+        else:
+            run_audit(course, assignment, sr, key)
+
+    known = {sr.student for sr in runs}
+    if not opts.students:
+        for s in roster(course):
+            if s not in known:
+                runs.append(StudentRun(s, submitted / s / assignment, problems=["no submission"]))
+    runs.sort(key=lambda r: r.student)
+    fill_scores(course, assignment, runs)
+    return Report(assignment, runs, time.monotonic() - start, infra, log_dir)
+
+
+__all__ = ["KEY_ENV", "Options", "Report", "autograde"]

@@ -1,0 +1,1 @@
+"""Hostile submission catalogue for the pipeline test and the autograde benchmark."""
