@@ -77,16 +77,22 @@ def _check_epsilon(value) -> float:
 
 
 def _grad(w: NDArray, dw: NDArray, weight_decay: float) -> NDArray:
-    """Validate ``dw`` against ``w`` and return the gradient with coupled L2 added."""
+    """Validate ``dw`` against ``w``; return it in ``w``'s dtype with coupled L2 added."""
     if not isinstance(w, np.ndarray) or w.dtype.kind != "f":
         raise ValueError(f"w: expected a float ndarray, got {type(w).__name__} {_dtype(w)}")
     if not isinstance(dw, np.ndarray) or dw.dtype.kind != "f":
         raise ValueError(f"dw: expected a float ndarray, got {type(dw).__name__} {_dtype(dw)}")
     if dw.shape != w.shape:
         raise ValueError(f"dw: expected shape {w.shape} (the shape of w), got {dw.shape}")
+    return _add_decay(w, dw, weight_decay)
+
+
+def _add_decay(w: NDArray, dw: NDArray, weight_decay: float) -> NDArray:
+    """``dw + weight_decay * w`` in ``w``'s dtype (a new array only when needed)."""
+    g = dw if dw.dtype == w.dtype else dw.astype(w.dtype)  # as Keras casts the gradient
     if weight_decay:
-        return dw + weight_decay * w
-    return dw
+        return g + weight_decay * w
+    return g
 
 
 def _dtype(x) -> str:
@@ -104,6 +110,59 @@ def _slot(state: State | None, key: str, w: NDArray) -> NDArray:
             )
         return value
     return np.zeros_like(w)
+
+
+# --- the arithmetic (no validation; every result is a fresh array) -----------------------
+# The kernels write only into arrays they have just allocated (``out=``), never into w,
+# g or the old state, and keep Keras' order of operations so results agree bit for bit.
+def _sgd_update(w, g, state, *, lr):
+    step = g * lr
+    return np.subtract(w, step, out=step), {}
+
+
+def _momentum_update(w, g, state, *, lr, momentum):
+    v = _slot(state, "velocity", w) * momentum
+    v -= g * lr
+    return w + v, {"velocity": v}
+
+
+def _nesterov_update(w, g, state, *, lr, momentum):
+    step = g * lr
+    v = _slot(state, "velocity", w) * momentum
+    v -= step
+    w_new = v * momentum
+    w_new -= step
+    w_new += w
+    return w_new, {"velocity": v}
+
+
+def _rmsprop_update(w, g, state, *, lr, rho, epsilon):
+    s = np.square(g)
+    s *= 1.0 - rho
+    s += rho * _slot(state, "velocity", w)
+    denom = s + epsilon
+    np.sqrt(denom, out=denom)
+    step = g * lr
+    step /= denom
+    return np.subtract(w, step, out=step), {"velocity": s}
+
+
+def _adam_update(w, g, state, *, lr, beta_1, beta_2, epsilon):
+    t = int(state.get("t", 0)) + 1 if state else 1
+    m_old, v_old = _slot(state, "m", w), _slot(state, "v", w)
+    m = g - m_old
+    m *= 1.0 - beta_1
+    m += m_old
+    v = np.square(g)
+    v -= v_old
+    v *= 1.0 - beta_2
+    v += v_old
+    alpha = lr * math.sqrt(1.0 - beta_2**t) / (1.0 - beta_1**t)
+    denom = np.sqrt(v)
+    denom += epsilon
+    step = m * alpha
+    step /= denom
+    return np.subtract(w, step, out=step), {"m": m, "v": v, "t": t}
 
 
 # --- pure update rules ------------------------------------------------------------------
@@ -128,8 +187,7 @@ def sgd(
         ``(w_new, {})`` with ``w_new`` a new array of ``w``'s dtype.
     """
     lr, weight_decay = _check_lr(lr), _check_weight_decay(weight_decay)
-    g = _grad(w, dw, weight_decay)
-    return (w - lr * g).astype(w.dtype, copy=False), {}
+    return _sgd_update(w, _grad(w, dw, weight_decay), state, lr=lr)
 
 
 def momentum(
@@ -156,9 +214,7 @@ def momentum(
     """
     lr, weight_decay = _check_lr(lr), _check_weight_decay(weight_decay)
     m = _check_beta(momentum, "momentum")
-    g = _grad(w, dw, weight_decay)
-    v = m * _slot(state, "velocity", w) - lr * g
-    return (w + v).astype(w.dtype, copy=False), {"velocity": v}
+    return _momentum_update(w, _grad(w, dw, weight_decay), state, lr=lr, momentum=m)
 
 
 def nesterov(
@@ -173,7 +229,8 @@ def nesterov(
     """Nesterov momentum as in Keras ``SGD(nesterov=True)``.
 
     ``v = m * v - lr * dw``; ``w_new = w + m * v - lr * dw`` (the look-ahead is folded into
-    the update, so the gradient is taken at the stored ``w``).
+    the update, so the gradient is taken at the stored ``w``; this equals CS231n's
+    ``w += -m * v_old + (1 + m) * v``).
 
     Args:
         w: parameter array (not modified).
@@ -188,10 +245,7 @@ def nesterov(
     """
     lr, weight_decay = _check_lr(lr), _check_weight_decay(weight_decay)
     m = _check_beta(momentum, "momentum")
-    g = _grad(w, dw, weight_decay)
-    step = lr * g
-    v = m * _slot(state, "velocity", w) - step
-    return (w + (m * v - step)).astype(w.dtype, copy=False), {"velocity": v}
+    return _nesterov_update(w, _grad(w, dw, weight_decay), state, lr=lr, momentum=m)
 
 
 def rmsprop(
@@ -223,8 +277,7 @@ def rmsprop(
     lr, weight_decay = _check_lr(lr), _check_weight_decay(weight_decay)
     rho, epsilon = _check_beta(rho, "rho"), _check_epsilon(epsilon)
     g = _grad(w, dw, weight_decay)
-    s = rho * _slot(state, "velocity", w) + (1.0 - rho) * np.square(g)
-    return (w - lr * g / np.sqrt(s + epsilon)).astype(w.dtype, copy=False), {"velocity": s}
+    return _rmsprop_update(w, g, state, lr=lr, rho=rho, epsilon=epsilon)
 
 
 def adam(
@@ -264,13 +317,7 @@ def adam(
     beta_1, beta_2 = _check_beta(beta_1, "beta_1"), _check_beta(beta_2, "beta_2")
     epsilon = _check_epsilon(epsilon)
     g = _grad(w, dw, weight_decay)
-    t = int(state.get("t", 0)) + 1 if state else 1
-    m_old, v_old = _slot(state, "m", w), _slot(state, "v", w)
-    m = m_old + (g - m_old) * (1.0 - beta_1)
-    v = v_old + (np.square(g) - v_old) * (1.0 - beta_2)
-    alpha = lr * math.sqrt(1.0 - beta_2**t) / (1.0 - beta_1**t)
-    w_new = w - (m * alpha) / (np.sqrt(v) + epsilon)
-    return w_new.astype(w.dtype, copy=False), {"m": m, "v": v, "t": t}
+    return _adam_update(w, g, state, lr=lr, beta_1=beta_1, beta_2=beta_2, epsilon=epsilon)
 
 
 # --- optimiser classes ------------------------------------------------------------------
@@ -279,9 +326,11 @@ class Optimizer:
 
     ``step()`` reads ``model.params`` and ``model.grads`` afresh (so it works with
     containers whose dicts are rebuilt on each access), computes the new value of each
-    parameter with the pure rule, and writes it into the parameter array in place
+    parameter with the rule, and writes it into the parameter array in place
     (``w[...] = w_new``) so every reference the model holds sees the update. The rule's
-    state is kept per parameter name in ``self.state``.
+    state is kept per parameter name in ``self.state``. Hyper-parameters are validated
+    once, here; ``step()`` then runs the same arithmetic as the pure rule (``rule``)
+    without re-checking them.
 
     Args:
         model: anything with ``params`` and ``grads`` dicts sharing keys (a Layer or
@@ -299,6 +348,7 @@ class Optimizer:
     """
 
     rule: Callable = staticmethod(sgd)
+    _update: Callable = staticmethod(_sgd_update)
     default_lr: float = 1e-2
 
     def __init__(self, model, lr: float | None = None, schedule=None, weight_decay=0.0, **hyper):
@@ -313,10 +363,10 @@ class Optimizer:
         self._lr = _check_lr(self.default_lr if lr is None else lr, allow_zero=False)
         self.schedule = schedule
         self.weight_decay = _check_weight_decay(weight_decay)
-        self.hyper = hyper
-        # Validate the hyper-parameters once by calling the rule on a tiny array.
+        # Validate the hyper-parameters once by running the checked rule on a tiny array.
         probe = np.zeros(1)
         type(self).rule(probe, probe, None, lr=self._lr, **hyper)
+        self.hyper = {k: float(v) for k, v in hyper.items()}
         self.iterations = 0
         self.state: dict[str, State] = {}
 
@@ -341,7 +391,7 @@ class Optimizer:
         """Update every parameter in place from its current gradient."""
         lr = self.lr
         params, grads = self.model.params, self.model.grads
-        rule = type(self).rule
+        update = type(self)._update
         for name, w in params.items():
             dw = grads.get(name)
             if dw is None:
@@ -349,12 +399,14 @@ class Optimizer:
                     f"model.grads: no gradient for parameter {name!r}; "
                     "run forward and backward before optimizer.step()"
                 )
-            wd = self.weight_decay if w.ndim >= 2 else 0.0
-            w_new, new_state = rule(
-                w, dw, self.state.get(name), lr=lr, weight_decay=wd, **self.hyper
-            )
+            if getattr(dw, "shape", None) != w.shape:
+                raise ValueError(
+                    f"model.grads[{name!r}]: expected shape {w.shape} (the parameter's), "
+                    f"got {getattr(dw, 'shape', type(dw).__name__)}"
+                )
+            g = _add_decay(w, dw, self.weight_decay if w.ndim >= 2 else 0.0)
+            w_new, self.state[name] = update(w, g, self.state.get(name), lr=lr, **self.hyper)
             w[...] = w_new
-            self.state[name] = new_state
         self.iterations += 1
 
     def zero_grad(self) -> None:
@@ -375,6 +427,7 @@ class SGD(Optimizer):
     """Plain gradient descent (:func:`sgd`). Default ``lr=1e-2``."""
 
     rule = staticmethod(sgd)
+    _update = staticmethod(_sgd_update)
 
     def __init__(self, model, lr=1e-2, schedule=None, weight_decay=0.0):
         super().__init__(model, lr, schedule, weight_decay)
@@ -384,6 +437,7 @@ class Momentum(Optimizer):
     """Heavy-ball momentum (:func:`momentum`), like Keras ``SGD(momentum=0.9)``."""
 
     rule = staticmethod(momentum)
+    _update = staticmethod(_momentum_update)
 
     def __init__(self, model, lr=1e-2, momentum=0.9, schedule=None, weight_decay=0.0):
         super().__init__(model, lr, schedule, weight_decay, momentum=momentum)
@@ -393,6 +447,7 @@ class Nesterov(Optimizer):
     """Nesterov momentum (:func:`nesterov`), like Keras ``SGD(momentum, nesterov=True)``."""
 
     rule = staticmethod(nesterov)
+    _update = staticmethod(_nesterov_update)
 
     def __init__(self, model, lr=1e-2, momentum=0.9, schedule=None, weight_decay=0.0):
         super().__init__(model, lr, schedule, weight_decay, momentum=momentum)
@@ -402,6 +457,7 @@ class RMSProp(Optimizer):
     """RMSProp (:func:`rmsprop`) with Keras' defaults ``lr=1e-3, rho=0.9, epsilon=1e-7``."""
 
     rule = staticmethod(rmsprop)
+    _update = staticmethod(_rmsprop_update)
 
     def __init__(self, model, lr=1e-3, rho=0.9, epsilon=1e-7, schedule=None, weight_decay=0.0):
         super().__init__(model, lr, schedule, weight_decay, rho=rho, epsilon=epsilon)
@@ -412,6 +468,7 @@ class Adam(Optimizer):
     epsilon=1e-7``."""
 
     rule = staticmethod(adam)
+    _update = staticmethod(_adam_update)
 
     def __init__(
         self,
