@@ -8,11 +8,12 @@ PATH; see ``course COMMAND --help`` and the README's "Instructor workflow".
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 from course_utils.instructor.collect import CANVAS_PATTERN, collect_folder, collect_zip
-from course_utils.instructor.course import Course, CourseError, find_root
+from course_utils.instructor.course import Course, CourseError, find_root, nbgrader_env
 from course_utils.instructor.limits import DEFAULT_MEMORY_MB, DEFAULT_WALL_SECONDS
 
 DESCRIPTION = """\
@@ -199,6 +200,8 @@ def main(argv: list[str] | None = None) -> int:
         i = argv.index("--")
         argv, passthrough = argv[:i], argv[i + 1 :]
     args = _parser().parse_args(argv)
+    # nbgrader's Gradebook (used in this process too) runs `alembic` from PATH
+    os.environ["PATH"] = nbgrader_env()["PATH"]
     try:
         course = Course(args.root or find_root())
         if args.command == "autograde":

@@ -103,10 +103,18 @@ def audit_notebook(
     return findings
 
 
-def execution_problems(autograded_nb: Path) -> list[str]:
-    """Short notes on what went wrong while running the notebook (first of each kind)."""
+def execution_problems(autograded_nb: Path | dict) -> list[str]:
+    """Short notes on what went wrong while running the notebook (first of each kind).
+
+    ``autograded_nb`` is a notebook file or an already loaded notebook.
+    """
     seen: dict[str, str] = {}
-    for number, cell in enumerate(_source_cells(autograded_nb), start=1):
+    cells = (
+        autograded_nb.get("cells", [])
+        if isinstance(autograded_nb, dict)
+        else _source_cells(autograded_nb)
+    )
+    for number, cell in enumerate(cells, start=1):
         for out in cell.get("outputs", []):
             if out.get("output_type") != "error":
                 continue

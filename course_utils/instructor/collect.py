@@ -130,7 +130,7 @@ def collect_zip(
         "zip_collect",
         assignment,
         "--force",
-        f"--FileNameCollector.named_regexp={pattern}",
+        f"--FileNameCollectorPlugin.named_regexp={pattern}",
         capture=True,
         check=True,
     )

@@ -45,6 +45,16 @@ def apply_limits(memory_mb: int | None, fsize_mb: int | None) -> None:
     _cap(resource.RLIMIT_CORE, 0)
 
 
+def key_from_stdin() -> None:
+    """Read the grading key from stdin's first line into os.environ; stdin becomes /dev/null."""
+    key = sys.stdin.readline().strip()
+    if key:
+        os.environ[KEY_ENV] = key
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m course_utils.instructor.launch")
     parser.add_argument("--memory-mb", type=int, default=0)
@@ -55,12 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     rest = args.nbgrader_args[1:] if args.nbgrader_args[:1] == ["--"] else args.nbgrader_args
 
     if args.key_from_stdin:
-        key = sys.stdin.readline().strip()
-        if key:
-            os.environ[KEY_ENV] = key
-    devnull = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(devnull, 0)
-    os.close(devnull)
+        key_from_stdin()
     apply_limits(args.memory_mb, args.fsize_mb)
 
     from nbgrader.apps.nbgraderapp import main as nbgrader_main

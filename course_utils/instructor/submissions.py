@@ -126,9 +126,10 @@ def restore_missing_grade_cells(sub: dict, released: dict) -> list[str]:
     nbgrader's own ``OverwriteCells.add_missing_cells`` (0.9.6) raises ``KeyError`` when the
     cell just above the deleted one is a locked cell that is neither graded nor an answer
     (e.g. a read-only markdown cell), and the whole notebook then fails to grade. The cell
-    is re-inserted after the nearest earlier cell (in the released order) that the
-    submission still has; nbgrader then restores its full source (hidden tests included)
-    from the gradebook because it is locked. Returns the grade ids put back.
+    is re-inserted before the nearest LATER cell (in the released order) that the
+    submission still has, else after the nearest earlier one, else at the end; nbgrader
+    then restores its full source (hidden tests included) from the gradebook because it is
+    locked. Returns the grade ids put back.
     """
     import copy
     import uuid
@@ -138,25 +139,28 @@ def restore_missing_grade_cells(sub: dict, released: dict) -> list[str]:
         return nbg.get("grade_id") if isinstance(nbg, dict) else None
 
     cells = sub["cells"]
-    present = {gid(c) for c in cells} - {None}
     ids = {c.get("id") for c in cells if isinstance(c, dict)}
-    restored = []
     rel_cells = released.get("cells", [])
+    restored = []
+
+    def position(k: int) -> int:
+        here = [gid(c) for c in cells]
+        for later in rel_cells[k + 1 :]:
+            if gid(later) is not None and gid(later) in here:
+                return here.index(gid(later))
+        for earlier in reversed(rel_cells[:k]):
+            if gid(earlier) is not None and gid(earlier) in here:
+                return here.index(gid(earlier)) + 1
+        return len(cells)
+
     for k, cell in enumerate(rel_cells):
         nbg = cell.get("metadata", {}).get("nbgrader", {})
-        if not nbg.get("grade") or gid(cell) in present:
+        if not nbg.get("grade") or gid(cell) in {gid(c) for c in cells}:
             continue
-        where = 0
-        for prev in reversed(rel_cells[:k]):
-            pid = gid(prev)
-            if pid in present:
-                where = next(i for i, c in enumerate(cells) if gid(c) == pid) + 1
-                break
         new = copy.deepcopy(cell)
         if "id" in new and new["id"] in ids:
             new["id"] = uuid.uuid4().hex[:8]
-        cells.insert(where, new)
-        present.add(gid(cell))
+        cells.insert(position(k), new)
         restored.append(gid(cell))
     return restored
 

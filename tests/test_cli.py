@@ -1,0 +1,505 @@
+"""The `course` CLI and the pieces behind it, without running a grading kernel.
+
+End-to-end grading of the hostile catalogue is in test_pipeline.py (slow).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import zipfile
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbgrader.api import Gradebook
+from nbgrader.utils import determine_grade
+
+from course_utils import cli
+from course_utils.grading import expected_marker
+from course_utils.instructor import audit, collect, limits, submissions
+from course_utils.instructor.autograde import Report, StudentRun
+from course_utils.instructor.course import Course, CourseError, find_root, nbgrader_env
+from course_utils.instructor.execute import KERNEL_DIED, NOT_EXECUTED, mark_dead_kernel
+
+from conftest import REPO
+
+# nbgrader.api's own SQLAlchemy autoflush chatter when it creates submissions
+pytestmark = pytest.mark.filterwarnings("ignore::sqlalchemy.exc.SAWarning")
+
+RELEASED = REPO / "notebooks" / "00_welcome" / "welcome.ipynb"
+PY = sys.executable
+
+
+@pytest.fixture
+def course_root(tmp_path) -> Path:
+    """A course folder with the repo's config and the released welcome notebook."""
+    root = tmp_path / "course"
+    (root / "notebooks" / "00_welcome").mkdir(parents=True)
+    shutil.copy(REPO / "nbgrader_config.py", root)
+    shutil.copy(RELEASED, root / "notebooks" / "00_welcome")
+    shutil.copytree(REPO / "solutions" / "00_welcome", root / "solutions" / "00_welcome")
+    return root
+
+
+def released_json() -> dict:
+    return json.loads(RELEASED.read_text())
+
+
+def gid(cell) -> str | None:
+    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+
+
+# --- command line --------------------------------------------------------------------------
+def test_help_documents_every_command(capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    for command in ["release", "collect", "autograde", "feedback", "export"]:
+        assert f"course {command}" in out
+
+
+def test_collect_help_shows_default_pattern(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["collect", "--help"])
+    assert "(?P<student_id>" in capsys.readouterr().out
+
+
+def test_console_script_is_installed():
+    proc = subprocess.run(
+        [str(Path(PY).parent / "course"), "--help"], capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 0 and "autograde" in proc.stdout
+
+
+def test_outside_a_course_is_a_clear_error(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["export"]) == 1
+    assert "nbgrader_config.py" in capsys.readouterr().err
+
+
+def test_course_reads_the_config(course_root):
+    course = Course(find_root(course_root / "notebooks"))
+    assert course.root == course_root.resolve()
+    assert course.step_dir("source") == course_root / "solutions"
+    assert course.step_dir("release") == course_root / "notebooks"
+    assert course.assignments() == ["00_welcome"]
+    assert course.setting("Execute", "timeout", 30) == 300
+    assert course.db_url == f"sqlite:///{course_root.resolve()}/gradebook.db"
+
+
+def test_nbgrader_env_is_the_instructor_shell(monkeypatch):
+    monkeypatch.setenv("PYTEST_CURRENT_TEST", "x")
+    monkeypatch.setenv("COURSE_GRADER_KEY", "leak")
+    env = nbgrader_env()
+    assert "PYTEST_CURRENT_TEST" not in env and "COURSE_GRADER_KEY" not in env
+    assert env["PATH"].split(os.pathsep)[0] == str(Path(PY).parent)
+    assert (Path(env["PATH"].split(os.pathsep)[0]) / "alembic").exists()
+
+
+def test_report_table_lists_every_student():
+    rows = [
+        StudentRun("bob", Path("."), problems=["timeout in cell 3"]),
+        StudentRun("al", Path(".")),
+    ]
+    rows[0].score, rows[0].max_score, rows[1].score, rows[1].max_score = 0, 2, 2, 2
+    table = Report("a", rows, 1.0).table().splitlines()
+    assert table[0].split() == ["student", "score", "max", "problems"]
+    assert table[2].split()[:3] == ["bob", "0", "2"] and "timeout in cell 3" in table[2]
+    assert table[3].split() == ["al", "2", "2", "-"]
+
+
+# --- which file is which notebook ----------------------------------------------------------
+EXPECTED = {"welcome": submissions.grade_ids(released_json())}
+
+
+def write_nb(path: Path, data: dict | bytes) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data if isinstance(data, bytes) else json.dumps(data).encode())
+    return path
+
+
+def test_resolve_exact_name(tmp_path):
+    write_nb(tmp_path / "welcome.ipynb", released_json())
+    res = submissions.resolve(tmp_path, EXPECTED)
+    assert res.notebooks == {"welcome": tmp_path / "welcome.ipynb"}
+    assert res.problems == [] and res.missing == []
+
+
+def test_resolve_matches_a_renamed_notebook_by_its_cells(tmp_path):
+    write_nb(tmp_path / "Welcome (1).ipynb", released_json())
+    write_nb(tmp_path / "scratch.ipynb", {"cells": [], "metadata": {}})
+    res = submissions.resolve(tmp_path, EXPECTED)
+    assert res.notebooks == {"welcome": tmp_path / "Welcome (1).ipynb"}
+    assert any("renamed" in p for p in res.problems)
+    assert any("ignored extra notebook scratch.ipynb" in p for p in res.problems)
+
+
+def test_resolve_reports_invalid_json_and_missing(tmp_path):
+    write_nb(tmp_path / "a" / "welcome.ipynb", b'{"cells": [')
+    res = submissions.resolve(tmp_path / "a", EXPECTED)
+    assert res.notebooks == {} and "invalid JSON" in res.invalid["welcome"]
+    (tmp_path / "b").mkdir()
+    res = submissions.resolve(tmp_path / "b", EXPECTED)
+    assert res.missing == ["welcome"] and res.problems == ["notebook missing: welcome.ipynb"]
+
+
+def test_resolve_takes_a_lone_unreadable_file_as_the_notebook(tmp_path):
+    write_nb(tmp_path / "alice.ipynb", b"\x89PNG not a notebook")
+    res = submissions.resolve(tmp_path, EXPECTED)
+    assert res.missing == [] and "invalid JSON" in res.invalid["welcome"]
+
+
+def test_resolve_two_renamed_notebooks_go_to_the_right_names(tmp_path):
+    def nb(*ids):
+        return {
+            "cells": [
+                {"cell_type": "code", "metadata": {"nbgrader": {"grade_id": i}}, "source": ""}
+                for i in ids
+            ]
+        }
+
+    expected = {"part1": {"a", "b"}, "part2": {"c", "d"}}
+    write_nb(tmp_path / "x.ipynb", nb("c", "d"))
+    write_nb(tmp_path / "y.ipynb", nb("a", "b"))
+    res = submissions.resolve(tmp_path, expected)
+    assert res.notebooks == {"part1": tmp_path / "y.ipynb", "part2": tmp_path / "x.ipynb"}
+
+
+def test_deleted_test_cell_is_restored_where_it_was():
+    rel = released_json()
+    sub = copy.deepcopy(rel)
+    k = next(i for i, c in enumerate(sub["cells"]) if gid(c) == "test_accuracy")
+    del sub["cells"][k]
+    assert submissions.restore_missing_grade_cells(sub, rel) == ["test_accuracy"]
+    assert [gid(c) for c in sub["cells"]] == [gid(c) for c in rel["cells"]]
+    assert sub["cells"][k]["source"] == rel["cells"][k]["source"]
+    assert submissions.restore_missing_grade_cells(sub, rel) == []  # idempotent
+
+
+# --- collect -----------------------------------------------------------------------------
+def test_collect_folder(course_root, tmp_path):
+    inbox = tmp_path / "inbox"
+    write_nb(inbox / "alice.ipynb", released_json())
+    write_nb(inbox / "bob" / "welcome (1).ipynb", released_json())
+    (inbox / "bob" / "timestamp.txt").write_text("2030-01-01 10:00:00 UTC\n")
+    write_nb(inbox / "carol.ipynb", b"{oops")
+    (inbox / "dave").mkdir()
+    (inbox / "dave" / "notes.txt").write_text("no notebook\n")
+    (inbox / "README.md").write_text("LMS export\n")
+    write_nb(inbox / "Eve Smith.ipynb", released_json())
+
+    report = collect.collect_folder(Course(course_root), "00_welcome", inbox)
+    sub = course_root / "submitted"
+    assert sorted(report.students) == ["Eve_Smith", "alice", "bob", "carol", "dave"]
+    assert (sub / "alice" / "00_welcome" / "welcome.ipynb").is_file()
+    assert (sub / "bob" / "00_welcome" / "welcome.ipynb").is_file()
+    assert (sub / "bob" / "00_welcome" / "timestamp.txt").is_file()
+    assert any("renamed" in p for p in report.students["bob"])
+    assert any("invalid JSON" in p for p in report.students["carol"])
+    assert report.students["dave"] == ["notebook missing: welcome.ipynb"]
+    assert any("Eve Smith.ipynb" in p for p in report.students["Eve_Smith"])
+    assert report.ignored == ["README.md"]
+
+    # collecting again replaces, and says so
+    report = collect.collect_folder(Course(course_root), "00_welcome", inbox)
+    assert "replaced an earlier submission" in report.students["alice"]
+
+
+def test_collect_zip_with_the_default_canvas_pattern(course_root, tmp_path):
+    archive = tmp_path / "submissions.zip"
+    nb = json.dumps(released_json())
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("smithjane_1234_567890_welcome.ipynb", nb)
+        z.writestr("doejohn_late_2345_678901_welcome-1.ipynb", nb)
+        z.writestr("leeann_3456_789012_Welcome-copy.ipynb", nb)  # renamed by the student
+        z.writestr("random_notes.txt", "not a submission")
+    report = collect.collect_zip(Course(course_root), "00_welcome", archive)
+    sub = course_root / "submitted"
+    for student in ["smithjane", "doejohn", "leeann"]:
+        assert (sub / student / "00_welcome" / "welcome.ipynb").is_file(), report.lines()
+    assert any("renamed" in p for p in report.students["leeann"])
+    assert sorted(report.students) == ["doejohn", "leeann", "smithjane"]
+
+
+# --- limits ------------------------------------------------------------------------------
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat")
+    return stat.exists() and stat.read_text().split()[2] != "Z"
+
+
+SPAWNER = textwrap.dedent(
+    """
+    import os, signal, subprocess, sys, time
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # a child in a session of its own (like a Jupyter kernel) and a double-forked daemon
+    kid = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"],
+                           start_new_session=True)
+    if os.fork() == 0:
+        os.setsid()
+        if os.fork() == 0:
+            time.sleep(600)
+        os._exit(0)
+    with open(sys.argv[1], "w") as fh:
+        fh.write(f"{kid.pid}\\n")
+    time.sleep(600)
+    """
+)
+
+
+def test_wall_clock_kills_the_whole_tree_and_escaped_daemons(tmp_path):
+    pids = tmp_path / "pids"
+    before = set(int(p.name) for p in Path("/proc").glob("[0-9]*"))
+    result = limits.run_limited(
+        [PY, "-c", SPAWNER, str(pids)],
+        cwd=tmp_path,
+        env=dict(os.environ),
+        log_path=tmp_path / "log",
+        wall_seconds=3,
+    )
+    assert result.timed_out and result.returncode is None and result.seconds < 15
+    kid = int(pids.read_text())
+    time.sleep(0.2)
+    assert not _alive(kid)
+    # no process started by the run survives (the daemon carried the tag)
+    new = set(int(p.name) for p in Path("/proc").glob("[0-9]*")) - before
+    for pid in new:
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        assert b"time.sleep(600)" not in cmd or not _alive(pid), cmd
+
+
+def test_normal_exit_code_and_log(tmp_path):
+    result = limits.run_limited(
+        [PY, "-c", "import sys; print('hello'); sys.exit(3)"],
+        cwd=tmp_path,
+        env=dict(os.environ),
+        log_path=tmp_path / "log",
+        wall_seconds=30,
+    )
+    assert result.returncode == 3 and not result.timed_out
+    assert (tmp_path / "log").read_text().strip() == "hello"
+
+
+HOG_CHILD = (
+    "import mmap, time\n"
+    "m = mmap.mmap(-1, 600 * 2**20)  # shared anonymous memory: RLIMIT_DATA ignores it\n"
+    "for i in range(0, len(m), 4096):\n"
+    "    m[i] = 1\n"
+    "time.sleep(60)\n"
+)
+HOG = (
+    "import subprocess, sys\n"
+    f"child = subprocess.Popen([sys.executable, '-c', {HOG_CHILD!r}])\n"
+    "print('child exit', child.wait(), flush=True)\n"
+)
+
+
+def test_memory_watchdog_kills_the_descendants_not_the_grader(tmp_path):
+    result = limits.run_limited(
+        [PY, "-c", HOG],
+        cwd=tmp_path,
+        env=dict(os.environ),
+        log_path=tmp_path / "log",
+        wall_seconds=60,
+        memory_budget_mb=300,
+    )
+    assert result.memory_killed and not result.timed_out
+    assert result.returncode == 0, (tmp_path / "log").read_text()
+    assert f"child exit {-signal.SIGKILL}" in (tmp_path / "log").read_text()
+
+
+def test_memory_cap_applies_to_the_launched_process():
+    code = textwrap.dedent(
+        """
+        import resource
+        from course_utils.instructor.launch import apply_limits
+        apply_limits(400, 10)
+        print(resource.getrlimit(resource.RLIMIT_DATA)[0] // 2**20,
+              resource.getrlimit(resource.RLIMIT_CORE)[0])
+        try:
+            x = bytearray(800 * 2**20)
+        except MemoryError:
+            print("MemoryError")
+        """
+    )
+    out = subprocess.run([PY, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["400", "0", "MemoryError"]
+
+
+def test_key_comes_from_stdin_not_from_the_start_up_environment():
+    code = textwrap.dedent(
+        """
+        import os
+        from course_utils.instructor.launch import KEY_ENV, key_from_stdin
+        key_from_stdin()
+        print(os.environ[KEY_ENV])
+        print(KEY_ENV.encode() in open('/proc/self/environ', 'rb').read())
+        """
+    )
+    env = {k: v for k, v in os.environ.items() if k != "COURSE_GRADER_KEY"}
+    proc = subprocess.run(
+        [PY, "-c", code], input="s3cret\n", capture_output=True, text=True, env=env, check=True
+    )
+    assert proc.stdout.split() == ["s3cret", "False"]
+
+
+# --- a dead kernel keeps earlier points ----------------------------------------------------
+def graded_nb() -> nbformat.NotebookNode:
+    def cell(src, **nbg):
+        c = nbformat.v4.new_code_cell(src)
+        if nbg:
+            c.metadata["nbgrader"] = {
+                "schema_version": 3,
+                "solution": False,
+                "locked": True,
+                "grade": False,
+                **nbg,
+            }
+        return c
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        cell("x = 1"),
+        cell("assert x == 1", grade=True, grade_id="t1", points=1),
+        cell("import os; os._exit(1)"),
+        cell("print(2)"),
+        cell("assert x == 1", grade=True, grade_id="t2", points=1),
+    ]
+    nb.cells[1].outputs = [nbformat.v4.new_output("stream", name="stdout", text="ok\n")]
+    return nb
+
+
+def test_mark_dead_kernel_zeroes_what_did_not_run():
+    nb = graded_nb()
+    mark_dead_kernel(nb, 2, "Kernel died")
+    assert determine_grade(nb.cells[1])[0] == 1  # ran before the crash: kept
+    assert nb.cells[2].outputs[-1].ename == KERNEL_DIED
+    assert nb.cells[3].outputs == []  # ungraded cells are left alone
+    assert nb.cells[4].outputs[0].ename == NOT_EXECUTED
+    assert determine_grade(nb.cells[4])[0] == 0  # without the mark it would be FULL points
+    assert audit.execution_problems(nb) == ["kernel died in cell 3"]
+
+
+def test_mark_dead_kernel_before_the_first_cell():
+    nb = graded_nb()
+    nb.cells[1].outputs = []
+    mark_dead_kernel(nb, None, "Kernel died")
+    assert determine_grade(nb.cells[1])[0] == 0 and determine_grade(nb.cells[4])[0] == 0
+
+
+# --- audit -------------------------------------------------------------------------------
+KEY = "k" * 64
+
+
+def audit_files(tmp_path, test_output: str) -> tuple[Path, Path]:
+    src = nbformat.v4.new_notebook()
+    ans = nbformat.v4.new_code_cell("def f(): pass")
+    ans.metadata["nbgrader"] = {
+        "grade_id": "ans",
+        "solution": True,
+        "grade": False,
+        "locked": False,
+        "schema_version": 3,
+    }
+    test = nbformat.v4.new_code_cell(
+        "check_f(f)\n### BEGIN HIDDEN TESTS\nmod.check_f_hidden(f)\n### END HIDDEN TESTS"
+    )
+    test.metadata["nbgrader"] = {
+        "grade_id": "test_f",
+        "grade": True,
+        "points": 2,
+        "solution": False,
+        "locked": True,
+        "schema_version": 3,
+    }
+    src.cells = [ans, test]
+    nbformat.write(src, tmp_path / "src.ipynb")
+    done = copy.deepcopy(src)
+    done.cells[1].source = "check_f(f)"  # what the student saw: hidden part stripped
+    done.cells[1].outputs = [nbformat.v4.new_output("stream", name="stdout", text=test_output)]
+    nbformat.write(done, tmp_path / "done.ipynb")
+    return tmp_path / "done.ipynb", tmp_path / "src.ipynb"
+
+
+@pytest.mark.parametrize(
+    ("output", "missing"),
+    [
+        (f"{expected_marker('check_f', KEY)}\n{expected_marker('check_f_hidden', KEY)}\n", None),
+        (f"{expected_marker('check_f', KEY)}\n", ["check_f_hidden"]),  # hidden check swallowed
+        ("✔ check_f passed\n✔ check_f_hidden passed\n", ["check_f", "check_f_hidden"]),  # forged
+        (
+            f"{expected_marker('check_f', 'other-run')}\n{expected_marker('check_f_hidden', KEY)}",
+            ["check_f"],
+        ),  # replayed from another run
+    ],
+)
+def test_audit_requires_keyed_markers_of_every_original_check(tmp_path, output, missing):
+    done, src = audit_files(tmp_path, output)
+    findings = audit.audit_notebook(done, src, KEY, {"test_f": 2.0})
+    assert [f.missing for f in findings] == ([missing] if missing else [])
+    assert audit.audit_notebook(done, src, KEY, {"test_f": 0.0}) == []  # no points: nothing
+
+
+@pytest.fixture
+def alembic_on_path(monkeypatch):
+    """nbgrader.api.Gradebook runs `alembic`: the instructor's PATH has the env's bin/."""
+    monkeypatch.setenv("PATH", nbgrader_env()["PATH"])
+
+
+def make_gradebook(tmp_path) -> str:
+    url = f"sqlite:///{tmp_path / 'gradebook.db'}"
+    with Gradebook(url) as gb:
+        gb.add_assignment("a")
+        gb.add_notebook("nb", "a")
+        gb.add_solution_cell("ans", "nb", "a")
+        gb.add_grade_cell("test_f", "nb", "a", max_score=2, cell_type="code")
+        gb.add_student("s")
+        gb.add_submission("a", "s")
+        gb.find_grade("test_f", "nb", "a", "s").auto_score = 2
+        gb.db.commit()
+    return url
+
+
+def test_override_then_clear_keeps_the_instructors_own_comment(tmp_path, alembic_on_path):
+    url = make_gradebook(tmp_path)
+    _, src = audit_files(tmp_path, "")
+    with Gradebook(url) as gb:
+        gb.find_comment("ans", "nb", "a", "s").manual_comment = "Nice style."
+        gb.db.commit()
+        audit.apply_override(gb, "a", "s", "nb", src, audit.Finding("test_f", ["check_f"]))
+        assert gb.find_submission("a", "s").score == 0
+        text = gb.find_comment("ans", "nb", "a", "s").manual_comment
+        assert text.startswith("Nice style.\n") and "tampering suspected" in text
+        audit.clear_audit_overrides(gb, "a", "s")
+        assert gb.find_grade("test_f", "nb", "a", "s").manual_score is None
+        assert gb.find_submission("a", "s").score == 2
+        assert gb.find_comment("ans", "nb", "a", "s").manual_comment == "Nice style."
+
+
+def test_clear_keeps_scores_the_instructor_set(tmp_path, alembic_on_path):
+    url = make_gradebook(tmp_path)
+    with Gradebook(url) as gb:
+        gb.find_grade("test_f", "nb", "a", "s").manual_score = 1.5
+        gb.db.commit()
+        audit.clear_audit_overrides(gb, "a", "s")
+        assert gb.find_grade("test_f", "nb", "a", "s").manual_score == 1.5
+
+
+def test_course_error_is_exported():
+    assert issubclass(CourseError, RuntimeError)
