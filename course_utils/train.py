@@ -454,6 +454,8 @@ def fit(
     eval_batch = max(getattr(train_loader, "batch_size", 256) or 256, 256)
 
     history = History()
+    progress = _Progress(train_loader, out) if verbose == 1 else None
+    fit_start = time.perf_counter()
     for cb in callbacks:
         cb.on_train_begin(model, optimizer, history)
     try:
@@ -462,10 +464,9 @@ def fit(
                 optimizer.lr = schedule(epoch - 1)
             lr = float(getattr(optimizer, "lr", float("nan")))
             start = time.perf_counter()
-            logs = _train_one_epoch(
-                model, loss, optimizer, train_loader, metric_fns,
-                bar=verbose == 1, desc=f"epoch {epoch}/{num_epochs}", file=out,
-            )  # fmt: skip
+            if progress is not None:
+                progress.start_epoch(f"epoch {epoch}/{num_epochs}")
+            logs = _train_one_epoch(model, loss, optimizer, train_loader, metric_fns, progress)
             if val is not None:
                 y_hat_val = predict(model, val[0], eval_batch)
                 logs["val_loss"] = _mean_loss(loss, y_hat_val, val[1], eval_batch)
@@ -492,17 +493,78 @@ def fit(
     finally:
         for cb in callbacks:
             cb.on_train_end()
+        if progress is not None:
+            progress.close(_summary(history, time.perf_counter() - fit_start))
     return history
 
 
-def _train_one_epoch(model, loss, optimizer, loader, metric_fns, *, bar, desc, file):
+def _summary(history: History, seconds: float) -> str:
+    text = f"trained {len(history)} epoch{'s' if len(history) != 1 else ''} in {seconds:.1f}s"
+    for key in ("val_accuracy", "val_loss", "accuracy", "loss"):
+        if history.history.get(key):
+            value = history.history[key][-1]
+            shown = f"{100 * value:.2f}%" if key.endswith("accuracy") else f"{value:.4f}"
+            text += f"; last {key} {shown}"
+            break
+    if history.stop_reason:
+        text += f" (stopped: {history.stop_reason})"
+    return text
+
+
+class _Progress:
+    """A tqdm.auto bar over the batches of each epoch, written to ``file`` (stdout).
+
+    In a terminal (or a log) each epoch gets a bar that is erased when the epoch ends
+    (``leave=False``), leaving the epoch lines that ``fit`` prints. In Jupyter, tqdm.auto
+    gives a widget; a widget's saved output would show a stale "0%" bar per epoch, so one
+    widget is shown through a display handle, reused for every epoch and, at the end,
+    replaced by a one-line text summary: the saved notebook keeps that line plus one line
+    per epoch.
+    """
+
+    def __init__(self, loader, file: TextIO):
+        self.total = len(loader) if hasattr(loader, "__len__") else None
+        self.file = file
+        self.bar = None
+        self.handle = None
+        self.widget = file is sys.stdout and any(
+            c.__module__ == "tqdm.notebook" for c in tqdm.__mro__
+        )
+
+    def start_epoch(self, desc: str) -> None:
+        if self.widget:
+            if self.bar is None:
+                from IPython.display import display
+
+                self.bar = tqdm(total=self.total, desc=desc, unit="batch", display=False)
+                self.handle = display(self.bar.container, display_id=True)
+            else:
+                self.bar.reset(total=self.total)
+                self.bar.set_description(desc)
+            return
+        self.bar = tqdm(
+            total=self.total, desc=desc, leave=False, file=self.file, unit="batch", mininterval=0.5
+        )
+
+    def update(self, seen: int, loss_sum: float) -> None:
+        self.bar.update(1)
+        if self.bar.n % 20 == 0:
+            self.bar.set_postfix(loss=f"{loss_sum / seen:.4f}", refresh=False)
+
+    def end_epoch(self) -> None:
+        if not self.widget and self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+    def close(self, summary: str) -> None:
+        if self.bar is not None:
+            self.bar.close()
+        if self.handle is not None:
+            self.handle.update({"text/plain": summary}, raw=True)
+
+
+def _train_one_epoch(model, loss, optimizer, loader, metric_fns, progress: _Progress | None):
     _set_mode(model, True)
-    total = len(loader) if hasattr(loader, "__len__") else None
-    progress = (
-        tqdm(total=total, desc=desc, leave=False, file=file, unit="batch", mininterval=0.5)
-        if bar
-        else None
-    )
     sums = {"loss": 0.0, **{name: 0.0 for name, _ in metric_fns}}
     seen = 0
     try:
@@ -519,12 +581,10 @@ def _train_one_epoch(model, loss, optimizer, loader, metric_fns, *, bar, desc, f
             for name, fn in metric_fns:
                 sums[name] += float(fn(y_hat, y_batch)) * n
             if progress is not None:
-                progress.update(1)
-                if progress.n % 20 == 0:
-                    progress.set_postfix(loss=f"{sums['loss'] / seen:.4f}", refresh=False)
+                progress.update(seen, sums["loss"])
     finally:
         if progress is not None:
-            progress.close()
+            progress.end_epoch()
     if seen == 0:
         raise ValueError("train_loader: produced no batches")
     return {k: v / seen for k, v in sums.items()}

@@ -219,6 +219,40 @@ def test_progress_can_go_to_a_given_file(capfd):
     assert "batch" in buf.getvalue()  # the tqdm bar was drawn there too
 
 
+def test_in_jupyter_the_saved_output_is_one_summary_plus_one_line_per_epoch(repo_root):
+    """Run fit in a real kernel: the tqdm widget is replaced by a one-line summary, the
+    epoch lines go to stdout, nothing goes to stderr."""
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    code = f"""
+import sys
+sys.path.insert(0, {str(repo_root)!r})
+import numpy as np
+from course_utils.data import DataLoader
+from course_utils.layers import Linear, ReLU, Sequential
+from course_utils.losses import softmax_cross_entropy
+from course_utils.optim import Adam
+from course_utils.train import fit
+X = np.random.default_rng(0).normal(size=(640, 2))
+y = (X[:, 0] > 0).astype(int)
+model = Sequential(Linear(2, 8, seed=0), ReLU(), Linear(8, 2, seed=1))
+h = fit(model, softmax_cross_entropy, Adam(model, lr=0.01), DataLoader(X, y, 32, seed=0),
+        val_data=(X, y), num_epochs=3)
+"""
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
+    nbclient.NotebookClient(nb, timeout=120, kernel_name="python3").execute()
+    outputs = nb.cells[0].outputs
+    assert not [o for o in outputs if o.get("name") == "stderr"], outputs
+    stdout = "".join(o.text for o in outputs if o.get("name") == "stdout")
+    assert len(stdout.splitlines()) == 3 and all(
+        EPOCH_LINE.match(line) for line in stdout.splitlines()
+    ), stdout
+    displays = [o for o in outputs if o.output_type == "display_data"]
+    assert len(displays) == 1, displays  # the widget, replaced by the summary
+    assert displays[0].data == {"text/plain": displays[0].data["text/plain"]}
+    assert displays[0].data["text/plain"].startswith("trained 3 epochs in ")
+
+
 # --- early stopping -------------------------------------------------------------------
 class ParamRecorder(Callback):
     """Keeps a copy of the parameters after every epoch."""
