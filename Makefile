@@ -72,3 +72,39 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 clean-venv:
 	rm -rf $(VENV)
+
+# --- Instructor workflow (the `course` CLI; `course --help`, README "Instructor workflow") --
+# make release [ASSIGNMENT="01_tf_basics ..."]     solutions/ -> notebooks/
+# make collect ASSIGNMENT=00_welcome FROM=inbox/   or   ZIP=canvas.zip [PATTERN='regex']
+# make autograde ASSIGNMENT=00_welcome [JOBS=2]     parallel grading, table of problems
+# make feedback ASSIGNMENT=00_welcome               feedback/<student>/<assignment>/*.html
+# make export [GRADES=grades.csv]                   one row per student per assignment
+ASSIGNMENT ?=
+JOBS ?= 2
+GRADES ?= grades.csv
+COURSE := $(BIN)/course
+
+.PHONY: collect autograde feedback export _need-assignment
+
+release: setup
+	$(COURSE) release $(ASSIGNMENT)
+
+collect: setup _need-assignment
+	@if [ -n "$(ZIP)" ]; then \
+		$(COURSE) collect $(ASSIGNMENT) --zip "$(ZIP)" $(if $(PATTERN),--pattern '$(PATTERN)',); \
+	elif [ -n "$(FROM)" ]; then \
+		$(COURSE) collect $(ASSIGNMENT) --from "$(FROM)"; \
+	else echo "make collect needs FROM=<folder> or ZIP=<lms.zip>" >&2; exit 2; fi
+
+autograde: setup _need-assignment
+	$(COURSE) autograde $(ASSIGNMENT) --jobs $(JOBS)
+
+feedback: setup _need-assignment
+	$(COURSE) feedback $(ASSIGNMENT)
+
+export: setup
+	$(COURSE) export --to $(GRADES)
+
+_need-assignment:
+	@if [ -z "$(ASSIGNMENT)" ]; then echo "set ASSIGNMENT=<id>, e.g. make $(MAKECMDGOALS) ASSIGNMENT=00_welcome" >&2; exit 2; fi
+# --- end of Instructor workflow -----------------------------------------------------------

@@ -38,7 +38,12 @@ def isolated_env(root: Path) -> dict[str, str]:
 
 
 def make_course(
-    root: Path, assignment: str, *, cell_timeout: int | None = None, duedate: str | None = None
+    root: Path,
+    assignment: str,
+    *,
+    cell_timeout: int | None = None,
+    duedate: str | None = None,
+    extra_config: str = "",
 ) -> dict[str, str]:
     """Copy the repo's nbgrader config and ``solutions/<assignment>`` into ``root``; release.
 
@@ -48,11 +53,19 @@ def make_course(
     config = (REPO / "nbgrader_config.py").read_text()
     if cell_timeout:
         config += f"\nc.Execute.timeout = {cell_timeout}  # test: keep infinite loops short\n"
-    (root / "nbgrader_config.py").write_text(config)
+    (root / "nbgrader_config.py").write_text(config + extra_config)
     shutil.copytree(REPO / "solutions" / assignment, root / "solutions" / assignment)
     env = isolated_env(root)
     if duedate:
-        run(["nbgrader", "db", "assignment", "add", assignment, f"--duedate={duedate}"], root, env)
+        from nbgrader.api import Gradebook
+
+        env_path = os.environ["PATH"]
+        os.environ["PATH"] = env["PATH"]  # Gradebook runs `alembic`
+        try:
+            with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
+                gb.update_or_create_assignment(assignment, duedate=duedate)
+        finally:
+            os.environ["PATH"] = env_path
     run(["course", "release", assignment], root, env)
     return env
 
