@@ -2,6 +2,8 @@
 
 import os
 
+from course_utils.environment import TF_LOG_LINE
+
 c = get_config()  # noqa: F821  (injected by traitlets)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -21,12 +23,6 @@ c.Execute.interrupt_on_timeout = True
 # TensorFlow/absl write log lines straight to fd 2; nbgrader scores a test cell 0 for ANY
 # stderr output. Drop a stderr output only when EVERY line of it is such a log line, so a
 # genuine error message is never hidden.
-TF_LOG_LINE = (
-    r"(?:[IWEF]\d{4} \d\d:\d\d:[\d.]+\s+\d+ [\w./-]+:\d+\] [^\n]*"
-    r"|WARNING: All log messages before absl::InitializeLog\(\) is called[^\n]*"
-    r"|To enable the following instructions:[^\n]*"
-    r"|oneDNN custom operations are on[^\n]*)"
-)
 c.IgnorePattern.enabled = True
 c.IgnorePattern.pattern = rf"\A(?:{TF_LOG_LINE}\n?)+\Z"
 

@@ -3,9 +3,22 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
+import tempfile
+from types import ModuleType
 
 KERNEL_NAME = "nn-course"
+
+# One line TensorFlow/absl writes straight to file descriptor 2 while it starts, whatever
+# TF_CPP_MIN_LOG_LEVEL says (TF 2.21 logs before absl is initialised). nbgrader_config.py
+# uses the same pattern for its IgnorePattern.
+TF_LOG_LINE = (
+    r"(?:[IWEF]\d{4} \d\d:\d\d:[\d.]+\s+\d+ [\w./-]+:\d+\] [^\n]*"
+    r"|WARNING: All log messages before absl::InitializeLog\(\) is called[^\n]*"
+    r"|To enable the following instructions:[^\n]*"
+    r"|oneDNN custom operations are on[^\n]*)"
+)
 
 
 def check_course_kernel(kernel_name: str = KERNEL_NAME) -> str:
@@ -43,3 +56,37 @@ def _same_file(a: str, b: str) -> bool:
         return os.path.samefile(a, b)
     except OSError:
         return os.path.abspath(a) == os.path.abspath(b)
+
+
+def import_tensorflow() -> ModuleType:
+    """Import TensorFlow (and Keras) without its start-up log lines on stderr.
+
+    TensorFlow writes a few informational lines straight to file descriptor 2 while it
+    loads; in JupyterLab they show up as an alarming red box. This captures fd 2 during
+    the import and passes on every line that is not such a log line, so genuine errors and
+    warnings still appear.
+
+    Returns:
+        The ``tensorflow`` module.
+    """
+    if "tensorflow" in sys.modules:
+        return sys.modules["tensorflow"]
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    sys.stderr.flush()
+    with tempfile.TemporaryFile() as captured:
+        saved = os.dup(2)
+        os.dup2(captured.fileno(), 2)
+        try:
+            import keras  # noqa: F401  (Keras logs on import too)
+            import tensorflow as tf
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        captured.seek(0)
+        text = captured.read().decode(errors="replace")
+    leftover = [
+        line for line in text.splitlines() if line.strip() and not re.fullmatch(TF_LOG_LINE, line)
+    ]
+    if leftover:
+        print("\n".join(leftover), file=sys.stderr)
+    return tf
