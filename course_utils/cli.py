@@ -12,7 +12,12 @@ import os
 import sys
 from pathlib import Path
 
-from course_utils.instructor.collect import CANVAS_PATTERN, collect_folder, collect_zip
+from course_utils.instructor.collect import (
+    CANVAS_PATTERN,
+    MOODLE_PATTERN,
+    collect_folder,
+    collect_zip,
+)
 from course_utils.instructor.course import Course, CourseError, find_root, nbgrader_env
 from course_utils.instructor.limits import DEFAULT_MEMORY_MB, DEFAULT_WALL_SECONDS
 
@@ -56,7 +61,10 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Unknown, renamed or missing notebooks are reported, "
         "never fatal.\n\nDefault --pattern (Canvas bulk download, "
-        "'<login>[_late]_<userid>_<subid>_<file>[-N].ipynb'):\n  " + CANVAS_PATTERN,
+        "'<login>[_late]_<userid>_<subid>_<file>[-N].ipynb'):\n  "
+        + CANVAS_PATTERN
+        + "\n--pattern moodle (Moodle 'Download all submissions', student id = participant "
+        "id):\n  " + MOODLE_PATTERN,
     )
     c.add_argument("assignment", metavar="ASSIGNMENT")
     src = c.add_mutually_exclusive_group(required=True)
@@ -69,9 +77,9 @@ def _parser() -> argparse.ArgumentParser:
     src.add_argument("--zip", type=Path, help="LMS zip download (nbgrader zip_collect)")
     c.add_argument(
         "--pattern",
-        default=CANVAS_PATTERN,
-        help="regex with (?P<student_id>...) and (?P<file_id>...) groups, matched "
-        "against each extracted file's full path (only with --zip)",
+        default="canvas",
+        help="canvas (default), moodle, or a regex with (?P<student_id>...) and "
+        "(?P<file_id>...) groups matched against each extracted file's full path (--zip only)",
     )
 
     a = sub.add_parser(

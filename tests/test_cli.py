@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -228,6 +229,30 @@ def test_collect_zip_with_the_default_canvas_pattern(course_root, tmp_path):
         assert (sub / student / "00_welcome" / "welcome.ipynb").is_file(), report.lines()
     assert any("renamed" in p for p in report.students["leeann"])
     assert sorted(report.students) == ["doejohn", "leeann", "smithjane"]
+
+
+@pytest.mark.parametrize(
+    ("preset", "path", "student", "file_id"),
+    [
+        ("canvas", "/x/extracted/a/smithjane_1234_567890_welcome.ipynb", "smithjane", "welcome"),
+        ("canvas", "/x/e/doejohn_late_2345_678901_welcome-1.ipynb", "doejohn", "welcome"),
+        (
+            "moodle",
+            "/x/e/m/Jane Doe_123456_assignsubmission_file_/welcome.ipynb",
+            "123456",
+            "welcome.ipynb",
+        ),
+    ],
+)
+def test_lms_patterns(preset, path, student, file_id):
+    m = re.match(collect.PATTERNS[preset], path)
+    assert m and (m.group("student_id"), m.group("file_id")) == (student, file_id)
+
+
+def test_zip_pattern_must_name_the_groups(course_root, tmp_path):
+    (tmp_path / "a.zip").write_bytes(b"")
+    with pytest.raises(CourseError, match="student_id"):
+        collect.collect_zip(Course(course_root), "00_welcome", tmp_path / "a.zip", r".*\.ipynb")
 
 
 # --- limits ------------------------------------------------------------------------------

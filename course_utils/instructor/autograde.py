@@ -428,9 +428,8 @@ def record_zero(course: Course, assignment: str, sr: StudentRun) -> None:
         gb.update_or_create_student(sr.student)
         submission = gb.update_or_create_submission(assignment, sr.student, **kwargs)
         for nb in submission.notebooks:
-            for grade in nb.grades:
-                grade.auto_score = 0
-                grade.manual_score = None
+            for grade in nb.grades:  # as nbgrader does for a missing notebook; scores an
+                grade.auto_score = 0  # instructor entered by hand (manual_score) are kept
                 grade.needs_manual_grade = False
         gb.db.commit()
 
@@ -571,6 +570,9 @@ def _autograde(course, assignment, opts, work, log_dir, start) -> Report:
             run_audit(course, assignment, sr, key)
 
     known = {sr.student for sr in runs}
+    for s in opts.students or []:
+        if s not in known:
+            runs.append(StudentRun(s, submitted / s / assignment, problems=["no submission"]))
     if not opts.students:
         for s in roster(course):
             if s not in known:

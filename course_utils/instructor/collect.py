@@ -8,7 +8,10 @@ Two sources:
   ``FileNameCollector.named_regexp`` = ``--pattern``. The default, ``CANVAS_PATTERN``,
   reads Canvas's bulk-download names ``<login>[_late]_<userid>_<subid>_<file>[-N].ipynb``
   (``-N`` is how Canvas marks a resubmission); the pattern is matched against the full
-  path of each extracted file, so start it with ``.*``.
+  path of each extracted file, so start it with ``.*``. ``--pattern moodle``
+  (``MOODLE_PATTERN``) reads Moodle's "Download all submissions" folders
+  ``<Full Name>_<participant id>_assignsubmission_file_/<file>.ipynb`` (the participant id
+  becomes the student id).
 
 Afterwards every collected folder is normalised with ``submissions.resolve``: a notebook
 under another name is renamed to the released name its cells identify; invalid JSON,
@@ -25,10 +28,13 @@ from pathlib import Path
 from . import submissions
 from .course import Course, CourseError
 
+MOODLE_PATTERN = r".*/[^/]*_(?P<student_id>\d+)_assignsubmission_file_/(?P<file_id>[^/]+\.ipynb)$"
 CANVAS_PATTERN = (
     r".*/(?P<student_id>[A-Za-z0-9][A-Za-z0-9.\-]*?)_(?:late_)?\d+_\d+_"
     r"(?P<file_id>[^/]+?)(?:-\d+)?\.ipynb$"
 )
+#: ``--pattern`` shortcuts.
+PATTERNS = {"canvas": CANVAS_PATTERN, "moodle": MOODLE_PATTERN}
 _BAD_ID = re.compile(r"[^A-Za-z0-9_.@\-]")
 
 
@@ -114,7 +120,13 @@ def collect_folder(course: Course, assignment: str, source: Path) -> CollectRepo
 def collect_zip(
     course: Course, assignment: str, archive: Path, pattern: str = CANVAS_PATTERN
 ) -> CollectReport:
-    """Collect an LMS zip download with ``nbgrader zip_collect``."""
+    """Collect an LMS zip download with ``nbgrader zip_collect``.
+
+    ``pattern`` is a regex or a key of ``PATTERNS`` ("canvas", "moodle").
+    """
+    pattern = PATTERNS.get(pattern, pattern)
+    if "(?P<student_id>" not in pattern or "(?P<file_id>" not in pattern:
+        raise CourseError(f"--pattern needs (?P<student_id>...) and (?P<file_id>...): {pattern}")
     expected = _expected(course, assignment)
     if not archive.is_file():
         raise CourseError(f"{archive} does not exist")
