@@ -7,8 +7,10 @@
 Output is made for notebooks that are graded or tested (nbgrader, nbval): everything goes
 to ``sys.stdout`` (tqdm's default is stderr, and nbgrader gives 0 points to a test cell
 that writes to stderr). ``verbose=1`` shows a ``tqdm.auto`` bar over the batches while an
-epoch runs, removes it when the epoch ends and prints one compact line per epoch;
-``verbose=2`` prints only the lines; ``verbose=0`` prints nothing.
+epoch runs, removes it when the epoch ends and prints one compact line per epoch (in
+Jupyter the bar is a widget that ends up replaced by a one-line summary, so the saved
+notebook holds that summary and the epoch lines); ``verbose=2`` prints only the lines;
+``verbose=0`` prints nothing.
 
 Example:
     >>> loader = DataLoader(X_train, y_train, batch_size=128, seed=0)
@@ -24,12 +26,16 @@ from __future__ import annotations
 import math
 import sys
 import time
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TextIO
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from tqdm.auto import tqdm
+
+with warnings.catch_warnings():  # no "IProgress not found" on stderr without ipywidgets
+    warnings.simplefilter("ignore")
+    from tqdm.auto import tqdm
 
 from course_utils._validate import as_array, check_positive_int
 
