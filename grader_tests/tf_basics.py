@@ -551,6 +551,7 @@ def _check_forward(task, got, expected: np.ndarray, inputs, dtype, case: str, ex
     rtol, atol = _rtol_for(dtype, inputs, extreme), _TOLS[dtype][1]
     got64 = arr.astype(np.float64)
     if not np.all(np.isfinite(got64)):
+        # Report it exactly like the stability probe does (the result is already computed).
         check_stable(lambda *_: arr, [tuple(inputs)], name=task.fn_name, hint=task.stability_hint)
     exp64 = expected.astype(np.float64)
     if np.all(np.abs(got64 - exp64) <= atol + rtol * np.abs(exp64)):
@@ -915,5 +916,22 @@ def check_sigmoid_ce_hidden(sigmoid_ce) -> None:
     for i, (inputs, dtype, case, flags) in enumerate(_sigmoid_ce_cases()):
         _check_case(_SIGMOID_CE, sigmoid_ce, inputs, dtype, case, seed=i, **flags)
 
+
+# Read-only data and task descriptions (restored by the guard if changed anyway).
+for _array in (
+    SOFTMAX_X,
+    SIGMOID_X,
+    SIGMOID_EXTREME,
+    SOFTMAX_CE_LOGITS,
+    SOFTMAX_CE_LABELS,
+    SOFTMAX_CE_EXTREME_LABELS,
+    SIGMOID_CE_LOGITS,
+    SIGMOID_CE_LABELS,
+    SIGMOID_CE_EXTREME,
+    SIGMOID_CE_EXTREME_LABELS,
+):
+    _array.setflags(write=False)
+for _task in (_SOFTMAX, _SIGMOID, _SOFTMAX_CE, _SIGMOID_CE):
+    GUARD.protect_dict(vars(_task))
 
 seal(__name__)

@@ -201,3 +201,15 @@ def test_a_student_cannot_replace_the_reference_builtin():
     finally:
         tf.nn.softmax = original
     assert tf.nn.softmax is original
+
+
+def test_a_student_cannot_swap_the_reference_inside_the_task_description():
+    def cheat(x):
+        object.__setattr__(tf_basics._SOFTMAX, "reference", lambda t: t)  # frozen dataclass
+        return x
+
+    with pytest.raises(REAL_ASSERTION_ERROR, match=r"entries differ"):
+        tf_basics.check_softmax(cheat)
+    assert tf_basics._SOFTMAX.reference is tf_basics._ref_softmax
+    with pytest.raises(ValueError):  # the fixed inputs are read-only
+        tf_basics.SOFTMAX_X[0, 0] = 0.0

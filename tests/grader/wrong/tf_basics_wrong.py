@@ -184,6 +184,18 @@ def sigmoid_clipped_exponent(x):
     return positive / (1 + e) + (1 - positive) * e / (1 + e)
 
 
+def sigmoid_cast_constants(x):
+    one = tf.cast(1, x.dtype)
+    e = tf.math.exp(-tf.abs(x))
+    return tf.where(x >= 0, one / (one + e), e / (one + e))
+
+
+def sigmoid_float32_constant(x):
+    one = tf.constant(1.0)  # float32: float64 inputs cannot be mixed with it
+    e = tf.exp(-tf.abs(x))
+    return tf.where(x >= 0, one / (one + e), e / (one + e))
+
+
 def naive_sigmoid(x):
     return 1 / (1 + tf.exp(-x))
 
@@ -433,7 +445,13 @@ CORRECT = {
         softmax_expand_dims,
         softmax_tf_function,
     ],
-    "sigmoid": [sigmoid_reference, sigmoid_abs, sigmoid_tanh, sigmoid_clipped_exponent],
+    "sigmoid": [
+        sigmoid_reference,
+        sigmoid_abs,
+        sigmoid_tanh,
+        sigmoid_clipped_exponent,
+        sigmoid_cast_constants,
+    ],
     "softmax_ce": [
         softmax_ce_reference,
         softmax_ce_log_softmax_helper,
@@ -576,6 +594,12 @@ WRONG = {
     ),
     "sigmoid_alias_toplevel": ("sigmoid", sigmoid_alias_toplevel, _FORBIDDEN, _both("sigmoid")),
     "sigmoid_keras_ops": ("sigmoid", sigmoid_keras_ops, _FORBIDDEN, _both("sigmoid")),
+    "sigmoid_float32_constant": (
+        "sigmoid",
+        sigmoid_float32_constant,
+        r"InvalidArgumentError[\s\S]*TensorFlow does not mix dtypes",
+        _both("sigmoid"),
+    ),
     "sigmoid_numpy": ("sigmoid", sigmoid_numpy, _NO_GRADIENT, _both("sigmoid")),
     # --- softmax_ce --------------------------------------------------------------------
     "softmax_ce_log_of_softmax": (
