@@ -46,7 +46,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import audit, submissions
+from . import audit, limits, submissions
 from .course import BIN, Course, CourseError, nbgrader_env
 from .launch import KEY_ENV
 from .limits import (
@@ -244,6 +244,7 @@ def prepare_scratch(
             if f.is_file() and f.suffix != ".ipynb" and ".ipynb_checkpoints" not in f.parts:
                 (dst / f.relative_to(src)).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(f, dst / f.relative_to(src))
+    max_bytes = int(course.coursedir.max_file_size) * 1000  # nbgrader's limit (KB)
     sub = scratch / Path(course.coursedir.submitted_directory) / sr.student / assignment
     sub.mkdir(parents=True)
     for f in sr.submitted.rglob("*"):
@@ -254,6 +255,9 @@ def prepare_scratch(
             or f.suffix == ".ipynb"
             or set(rel.parts) & submissions.SKIP_PARTS
         ):
+            continue
+        if f.stat().st_size > max_bytes:
+            sr.problems.append(f"{rel} not graded: larger than {max_bytes // 1000 // 1000} MB")
             continue
         if rel.name == "timestamp.txt" and len(rel.parts) == 1:
             problem = _valid_timestamp(f)
@@ -532,11 +536,16 @@ def _autograde(course, assignment, opts, work, log_dir, start) -> Report:
         check_worker_config(todo[0].scratch)
     jobs = max(1, min(opts.jobs, len(todo) or 1))
     threads = max(1, (os.cpu_count() or 1) // jobs)
+    limits.CANCEL.clear()
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         for f in [
             pool.submit(run_worker, sr, assignment, opts, key, threads, log_dir) for sr in todo
         ]:
-            f.result()
+            try:
+                f.result()
+            except KeyboardInterrupt:
+                limits.CANCEL.set()  # every worker kills its tree; nothing is merged
+                raise
 
     infra = None
     broken = [sr for sr in todo if sr.failed and not sr.run.timed_out]

@@ -8,7 +8,7 @@ limit cannot do:
 - a wall clock for the whole submission: on expiry every process of the tree is killed,
   including the kernel that ``jupyter_client`` starts in a session of its own (so a
   process-group kill would miss it);
-- a watchdog on the total resident memory of the tree (``psutil``): ``RLIMIT_DATA`` is per
+- a watchdog on the total memory (PSS) of the tree (``psutil``): ``RLIMIT_DATA`` is per
   process and ignores shared mappings, so forked children or ``mmap(-1, n)`` could get
   past it. Over the budget, the descendants of the launched process (the kernel and
   anything it started) are killed; nbgrader then sees a dead kernel and records it;
@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -33,6 +34,8 @@ except ImportError:  # pragma: no cover
     psutil = None
 
 TAG_ENV = "COURSE_AUTOGRADE_TAG"
+#: Set it (e.g. on Ctrl-C) and every running ``run_limited`` kills its tree and returns.
+CANCEL = threading.Event()
 #: Defaults of ``course autograde``: memory cap per grading process (RLIMIT_DATA, MiB; TF +
 #: MNIST use ~0.8 GiB of it), largest file a submission may write (MiB), wall clock per
 #: submission (s).
@@ -51,7 +54,7 @@ class RunResult:
     seconds: float
     timed_out: bool = False
     memory_killed: bool = False
-    peak_rss_mb: float = 0.0
+    peak_memory_mb: float = 0.0
 
 
 def _descendants(pid: int) -> list:
@@ -63,7 +66,13 @@ def _descendants(pid: int) -> list:
         return []
 
 
-def _tree_rss(pid: int) -> float:
+def _tree_memory(pid: int) -> float:
+    """MiB used by ``pid`` and its descendants: the sum of PSS (proportional set size).
+
+    RSS would count every shared page (TensorFlow's libraries, pages a fork shares
+    copy-on-write with its parent) once per process, so a kernel that forks a few workers
+    would look several times its real size. Falls back to RSS where PSS is unavailable.
+    """
     total = 0
     try:
         procs = [psutil.Process(pid), *_descendants(pid)]
@@ -71,9 +80,12 @@ def _tree_rss(pid: int) -> float:
         return 0.0
     for p in procs:
         try:
-            total += p.memory_info().rss
+            total += getattr(p.memory_full_info(), "pss", None) or p.memory_info().rss
         except psutil.Error:
-            pass
+            try:
+                total += p.memory_info().rss
+            except psutil.Error:
+                pass
     return total / MIB
 
 
@@ -138,7 +150,7 @@ def run_limited(
         log_path: file receiving stdout and stderr.
         stdin_text: written to the process's stdin, which is then closed.
         wall_seconds: kill the whole tree after this many seconds (None: no limit).
-        memory_budget_mb: kill the descendants when the tree's total RSS exceeds it.
+        memory_budget_mb: kill the descendants when the tree's total PSS exceeds it.
 
     Returns:
         The exit code (None if killed by the wall clock), the run time and what fired.
@@ -170,6 +182,11 @@ def run_limited(
                     break
                 except subprocess.TimeoutExpired:
                     pass
+                if CANCEL.is_set():
+                    kill_tree(proc.pid, tag)
+                    proc.wait()
+                    result.returncode = None
+                    break
                 if wall_seconds is not None and time.monotonic() - start > wall_seconds:
                     result.timed_out = True
                     kill_tree(proc.pid, tag)
@@ -177,8 +194,8 @@ def run_limited(
                     result.returncode = None
                     break
                 if memory_budget_mb and psutil is not None:
-                    rss = _tree_rss(proc.pid)
-                    result.peak_rss_mb = max(result.peak_rss_mb, rss)
+                    rss = _tree_memory(proc.pid)
+                    result.peak_memory_mb = max(result.peak_memory_mb, rss)
                     if rss > memory_budget_mb:
                         result.memory_killed = True
                         kill_tree(proc.pid, None, include_root=False)
