@@ -1,0 +1,345 @@
+"""Grader self-tests for grader_tests.numpy_layers (assignment 02_numpy_layers).
+
+Every check passes the reference and the alternative correct implementations, prints
+exactly one line and nothing on stderr, and rejects each known-wrong implementation of the
+catalogue ``wrong/numpy_layers_wrong.py`` with the expected diagnosis in its message. The
+accuracy checks are tried on networks trained here (low-level TensorFlow, copied into the
+NumPy network) and on untrained, cheating and library-made ones.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from grader_tests import numpy_layers
+
+from conftest import mnist_available
+
+_spec = importlib.util.spec_from_file_location(
+    "numpy_layers_wrong", Path(__file__).parent / "wrong" / "numpy_layers_wrong.py"
+)
+catalogue = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(catalogue)
+
+REAL_ASSERTION_ERROR = AssertionError
+TASKS = [
+    "matmul",
+    "relu",
+    "softmax",
+    "log",
+    "cross_entropy",
+    "two_layer_net",
+    "train_epoch",
+    "tf_model",
+    "tf_train_step",
+]
+
+
+def _checks(task: str) -> list[str]:
+    return [f"check_{task}", f"check_{task}_hidden"]
+
+
+@pytest.fixture(scope="module")
+def tf_impls():
+    return catalogue.tf_catalogue()
+
+
+def _run(check_name: str, impl, tf_impls=None) -> None:
+    check = getattr(numpy_layers, check_name)
+    if check_name.startswith("check_tf_train_step"):
+        check(impl, tf_impls["TFTwoLayerNet"])
+    else:
+        check(impl)
+
+
+def _assert_passes(check_name, impl, capfd, tf_impls=None):
+    _run(check_name, impl, tf_impls)
+    out, err = capfd.readouterr()
+    assert out == f"✔ {check_name} passed\n"
+    assert err == ""
+
+
+def _assert_rejects(check_name, impl, pattern, capfd, tf_impls=None):
+    with pytest.raises(REAL_ASSERTION_ERROR) as info:
+        _run(check_name, impl, tf_impls)
+    message = str(info.value)
+    assert message.startswith(f"{check_name}: ")
+    assert info.match(pattern), message
+    out, err = capfd.readouterr()
+    assert out == "" and err == ""
+    return message
+
+
+# --- NumPy tasks -----------------------------------------------------------------------
+CORRECT_CASES = [
+    pytest.param(task, impl, check, id=f"{impl.__name__}-{check}")
+    for task, impls in catalogue.CORRECT.items()
+    for impl in impls
+    for check in _checks(task)
+]
+
+
+@pytest.mark.parametrize(("task", "impl", "check_name"), CORRECT_CASES)
+def test_check_passes_correct_implementations(task, impl, check_name, capfd):
+    _assert_passes(check_name, impl, capfd)
+
+
+WRONG_CASES = [
+    pytest.param(name, check, id=f"{name}-{check}")
+    for name, (_, _, _, checks) in catalogue.WRONG.items()
+    for check in checks
+]
+
+
+@pytest.mark.parametrize(("wrong_name", "check_name"), WRONG_CASES)
+def test_check_rejects_wrong_implementation_with_diagnosis(wrong_name, check_name, capfd):
+    _, impl, pattern, _ = catalogue.WRONG[wrong_name]
+    _assert_rejects(check_name, impl, pattern, capfd)
+
+
+def test_catalogue_covers_the_required_bugs():
+    required = {
+        "matmul_dw_transposed",
+        "relu_backward_in_place",
+        "ce_summed",
+        "softmax_no_max_subtraction",
+        "softmax_backward_diagonal",
+        "relu_grad_one_at_zero",
+        "relu_uses_output_ge0",
+        "log_backward_returns_log",
+    }
+    assert required <= set(catalogue.WRONG)
+    assert {task for task, *_ in catalogue.WRONG.values()} == set(catalogue.CORRECT)
+
+
+def test_summed_cross_entropy_is_diagnosed_as_n_times_too_large(capfd):
+    message = _assert_rejects("check_cross_entropy", catalogue.ce_summed, r"SUMMED", capfd)
+    assert "divide by N = 4" in message
+
+
+def test_a_backward_without_forward_is_reported_not_crashing(capfd):
+    class MatmulBackwardOnly(catalogue.Matmul):
+        def forward(self, x):
+            return x @ self.params["w"]  # forgets to remember x
+
+    _assert_rejects("check_matmul", MatmulBackwardOnly, r"raised AttributeError", capfd)
+
+
+# --- hard-coded answers pass the visible check only -----------------------------------
+def _hard_coded_relu():
+    class HardCodedRelu(catalogue.Relu):
+        def backward(self, dout):
+            if self.x.ndim == 2 and self.x.shape[1] in (3, 4):
+                return dout * (self.x > 0)
+            return dout
+
+    return HardCodedRelu
+
+
+def test_answers_fitted_to_the_visible_case_fail(capfd):
+    expected = -np.mean(numpy_layers._CE_LOGP[np.arange(4), numpy_layers._CE_Y])
+
+    def visible_only(log_probs, y):
+        if log_probs.shape == (4, 3):
+            grad = np.zeros((4, 3))
+            grad[np.arange(4), numpy_layers._CE_Y] = -0.25
+            return float(expected), grad
+        return 0.0, np.zeros(log_probs.shape)
+
+    # The visible values are right, but the numerical gradient check sees a constant loss.
+    _assert_rejects("check_cross_entropy", visible_only, r"gradient dlog_probs is wrong", capfd)
+    _assert_rejects("check_cross_entropy_hidden", visible_only, r"expected", capfd)
+    # A Relu whose backward is right only for the visible shapes passes the visible check.
+    relu = _hard_coded_relu()
+    _assert_passes("check_relu", relu, capfd)
+    _assert_rejects("check_relu_hidden", relu, r"lets every gradient through", capfd)
+
+
+def test_checks_do_not_modify_their_module_data():
+    before = [numpy_layers._MM_X.copy(), numpy_layers._SM_X.copy(), numpy_layers._CE_LOGP.copy()]
+    numpy_layers.check_matmul(catalogue.Matmul)
+    numpy_layers.check_softmax(catalogue.Softmax)
+    numpy_layers.check_cross_entropy(catalogue.cross_entropy)
+    with pytest.raises(REAL_ASSERTION_ERROR):
+        numpy_layers.check_cross_entropy(catalogue.ce_mutates_input)
+    after = [numpy_layers._MM_X, numpy_layers._SM_X, numpy_layers._CE_LOGP]
+    assert all((a == b).all() for a, b in zip(before, after, strict=True))
+
+
+def test_numpy_checks_do_not_import_tensorflow():
+    # Resolving "tf.nn.softmax" would import TensorFlow inside a test cell (stderr = 0 pts).
+    code = (
+        "import sys\n"
+        "import importlib.util\n"
+        "from grader_tests import numpy_layers as m\n"
+        f"spec = importlib.util.spec_from_file_location('w', {str(_spec.origin)!r})\n"
+        "w = importlib.util.module_from_spec(spec); spec.loader.exec_module(w)\n"
+        "m.check_relu(w.Relu); m.check_softmax(w.Softmax); m.check_log(w.Log)\n"
+        "m.check_matmul(w.Matmul); m.check_cross_entropy(w.cross_entropy)\n"
+        "m.check_two_layer_net(w.TwoLayerNet); m.check_train_epoch(w.train_epoch)\n"
+        "assert 'tensorflow' not in sys.modules, 'tensorflow was imported'\n"
+    )
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    assert done.stdout.count("passed") == 7
+
+
+# --- TensorFlow tasks ------------------------------------------------------------------
+TF_CORRECT_CASES = [
+    pytest.param(name, check, id=f"{name}-{check}")
+    for task, names in catalogue.TF_CORRECT.items()
+    for name in names
+    for check in _checks(task)
+]
+
+
+@pytest.mark.parametrize(("impl_name", "check_name"), TF_CORRECT_CASES)
+def test_tf_check_passes_correct_implementations(impl_name, check_name, tf_impls, capfd):
+    _assert_passes(check_name, tf_impls[impl_name], capfd, tf_impls)
+
+
+TF_WRONG_CASES = [
+    pytest.param(name, check, id=f"{name}-{check}")
+    for name, (_, _, checks) in catalogue.TF_WRONG.items()
+    for check in checks
+]
+
+
+@pytest.mark.parametrize(("wrong_name", "check_name"), TF_WRONG_CASES)
+def test_tf_check_rejects_wrong_implementation(wrong_name, check_name, tf_impls, capfd):
+    _, pattern, _ = catalogue.TF_WRONG[wrong_name]
+    _assert_rejects(check_name, tf_impls[wrong_name], pattern, capfd, tf_impls)
+
+
+def test_tf_catalogue_names_match(tf_impls):
+    names = set(catalogue.TF_WRONG) | {n for ns in catalogue.TF_CORRECT.values() for n in ns}
+    assert names == set(tf_impls)
+
+
+def test_tf_step_with_another_correct_model_class(tf_impls, capfd):
+    numpy_layers.check_tf_train_step(tf_impls["tf_train_step"], tf_impls["TFModuleNet"])
+    out, err = capfd.readouterr()
+    assert out == "✔ check_tf_train_step passed\n" and err == ""
+
+
+# --- MNIST accuracy ----------------------------------------------------------------------
+needs_mnist = pytest.mark.skipif(not mnist_available(), reason="MNIST files not found")
+
+
+@pytest.fixture(scope="module")
+def trained(tf_impls):
+    """A TF low-level model trained to >= 97 % and the same weights in a NumPy TwoLayerNet."""
+    import tensorflow as tf
+
+    from course_utils.data import load_mnist
+
+    data = load_mnist(flatten=True, verbose=False)
+    model = tf_impls["TFTwoLayerNet"](784, 100, 10, seed=0)
+    step = tf.function(tf_impls["tf_train_step"])
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        order = rng.permutation(len(data.y_train))
+        for start in range(0, len(order), 64):
+            idx = order[start : start + 64]
+            step(model, data.X_train[idx], data.y_train[idx], 0.2)
+    net = catalogue.TwoLayerNet(784, 100, 10)
+    net.params["w1"][...] = np.vstack([model.w1.numpy(), model.b1.numpy()[None]])
+    net.params["w2"][...] = np.vstack([model.w2.numpy(), model.b2.numpy()[None]])
+    return model, net
+
+
+@needs_mnist
+@pytest.mark.parametrize(
+    "check_name",
+    [
+        "check_mnist_accuracy",
+        "check_mnist_accuracy_hidden",
+        "check_tf_mnist_accuracy",
+        "check_tf_mnist_accuracy_hidden",
+    ],
+)
+def test_accuracy_checks_pass_trained_networks(check_name, trained, capfd):
+    model, net = trained
+    getattr(numpy_layers, check_name)(model if "_tf_" in check_name else net)
+    out, err = capfd.readouterr()
+    assert out == f"✔ {check_name} passed\n" and err == ""
+
+
+@needs_mnist
+@pytest.mark.parametrize("hidden", [False, True])
+def test_accuracy_checks_reject_untrained_networks(hidden, tf_impls, capfd):
+    suffix = "_hidden" if hidden else ""
+    _assert_rejects(
+        f"check_mnist_accuracy{suffix}",
+        catalogue.TwoLayerNet(784, 100, 10),
+        r"test accuracy \d+\.\d\d% is below the required 97%",
+        capfd,
+    )
+    _assert_rejects(
+        f"check_tf_mnist_accuracy{suffix}",
+        tf_impls["TFTwoLayerNet"](784, 100, 10),
+        r"test accuracy \d+\.\d\d% is below the required 97%",
+        capfd,
+    )
+
+
+class _Memorizer:
+    """Cheat: replays the test labels in order, one batch after another."""
+
+    def __init__(self, like):
+        from course_utils.data import load_mnist
+
+        self.labels = load_mnist(flatten=True, verbose=False).y_test
+        self.params = like.params
+        self.position = 0
+
+    def forward(self, x):
+        y = self.labels[(self.position + np.arange(len(x))) % len(self.labels)]
+        self.position += len(x)
+        out = np.full((len(x), 10), np.log(1e-6 / 9))
+        out[np.arange(len(x)), y] = np.log(1 - 1e-6)
+        return out
+
+
+@needs_mnist
+def test_memorising_the_test_labels_fails_the_hidden_check(capfd):
+    cheat = _Memorizer(catalogue.TwoLayerNet(784, 100, 10))
+    _assert_passes("check_mnist_accuracy", cheat, capfd)
+    cheat.position = 0
+    _assert_rejects(
+        "check_mnist_accuracy_hidden", cheat, r"different prediction when the test set", capfd
+    )
+
+
+@needs_mnist
+def test_accuracy_checks_reject_library_and_wrong_architecture(tf_impls, trained, capfd):
+    from course_utils.layers import Linear, ReLU, Sequential
+
+    library = Sequential([Linear(784, 100), ReLU(), Linear(100, 10)])
+    _assert_rejects("check_mnist_accuracy", library, r"must be your own class", capfd)
+    narrow = catalogue.TwoLayerNet(784, 50, 10)
+    _assert_rejects("check_mnist_accuracy", narrow, r"H >= 100", capfd)
+    _assert_rejects(
+        "check_mnist_accuracy",
+        catalogue.NetWithLibraryLayers(784, 100, 10),
+        r"(?s)must not use .*course_utils\.layers\.Matmul",
+        capfd,
+    )
+    diverged = catalogue.TwoLayerNet(784, 100, 10)
+    diverged.params["w2"][...] = np.nan
+    _assert_rejects("check_mnist_accuracy_hidden", diverged, r"NaN or inf", capfd)
+    keras_model = tf_impls["tf_model_keras_dense"](784, 100, 10)
+    _assert_rejects("check_tf_mnist_accuracy", keras_model, r"(?s)must not use .*Dense", capfd)
+    _, net = trained
+    _assert_rejects("check_tf_mnist_accuracy", net, r"not callable|TFTwoLayerNet", capfd)
