@@ -97,12 +97,5 @@ def test_split_checks_use_data_the_visible_spec_talks_about():
     cases = iris._hidden_split_cases()
     # the hidden data include unsorted rows, non-integer class shares and several classes
     assert any(not np.all(np.diff(y) >= 0) and not np.all(np.diff(y) <= 0) for _, y, *_ in cases)
-    assert any(any(ts * n % 1 for n in np.bincount(y[y >= 0])) for _, y, ts, *_ in cases)
+    assert any(any(ts * n % 1 for n in np.bincount(y)) for _, y, ts, *_ in cases)
     assert {len(np.unique(y)) for _, y, *_ in cases} >= {2, 3, 5}
-
-
-def test_standardize_check_does_not_modify_its_inputs():
-    X, _ = iris._iris()
-    before = X.copy()
-    iris.check_standardize(catalogue.std_reference)
-    assert np.array_equal(iris._iris()[0], before)
