@@ -8,13 +8,19 @@ median time of one forward + backward pass of
 2. ``conv_forward_naive``/``conv_backward_naive`` vs the im2col pair on a smaller batch
    (the loops take seconds), target ratio >= 50.
 
-Medians over repeats after warm-up, all on this machine in one run. Exit status 1 if a
-target is missed (so it can be used as a smoke check), 0 otherwise.
+Medians over repeats after warm-up, the two contenders timed in alternation so they see
+the same machine load. Exit status 1 if a target is missed, 0 otherwise.
+
+On a shared, busy machine OpenBLAS's multithreaded matrix products slow down far more
+than TensorFlow's thread pool; the script therefore also prints the ratio with NumPy's
+BLAS limited to one thread (``--blas-threads 1`` judges that configuration instead).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import importlib.util
 import os
 import sys
 import time
@@ -63,7 +69,22 @@ def median_times(fns: list[Callable[[], object]], repeats: int, warmup: int = 3)
     return [float(np.median(t)) for t in times]
 
 
-def bench_vs_tf(repeats: int) -> list[float]:
+def blas_threads(n: int | None):
+    """Context manager limiting NumPy's BLAS to ``n`` threads (no-op for None).
+
+    Uses threadpoolctl (installed with scikit-learn). With 2 cores shared by other jobs,
+    OpenBLAS's multithreaded GEMM can slow down many times while its threads wait for
+    each other; one thread is then much faster, so the benchmark reports both.
+    """
+    if n is None:
+        return contextlib.nullcontext()
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=n, user_api="blas")
+
+
+def bench_vs_tf(repeats: int, threads: int | None = None) -> list[float]:
+    """Print and return the im2col / TF time ratio per case (NumPy BLAS limited to threads)."""
     import tensorflow as tf
 
     ratios = []
@@ -94,7 +115,8 @@ def bench_vs_tf(repeats: int) -> list[float]:
         dx_tf = theirs()[0].numpy().transpose(0, 3, 1, 2)
         assert np.allclose(ours(), dx_tf, rtol=1e-3, atol=1e-3), "Conv2D disagrees with TF"
 
-        t_ours, t_tf = median_times([ours, theirs], repeats)
+        with blas_threads(threads):
+            t_ours, t_tf = median_times([ours, theirs], repeats)
         ratios.append(t_ours / t_tf)
         print(
             f"{str(x_shape):>17} -> {F:>2} filters {k}x{k}: im2col {t_ours * 1e3:7.2f} ms, "
@@ -127,6 +149,12 @@ def bench_naive(repeats: int) -> float:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=30, help="timed calls per median")
+    parser.add_argument(
+        "--blas-threads",
+        type=int,
+        default=None,
+        help="limit NumPy's BLAS threads for the judged run (needs threadpoolctl)",
+    )
     args = parser.parse_args(argv)
 
     load, cores = os.getloadavg()[0], os.cpu_count() or 1
@@ -134,9 +162,15 @@ def main(argv: list[str] | None = None) -> int:
     print(f"machine: {cores} cores, 1-minute load average {load:.1f} at start")
     if load > cores:
         print("warning: the machine is busy; multithreaded BLAS suffers most, ratios are noisy")
-    ratios = bench_vs_tf(args.repeats)
+    label = "default" if args.blas_threads is None else str(args.blas_threads)
+    print(f"NumPy BLAS threads: {label}")
+    ratios = bench_vs_tf(args.repeats, args.blas_threads)
     worst = max(ratios)
     print(f"worst im2col / TF ratio: {worst:.2f} (target <= {TF_TARGET})")
+    if args.blas_threads is None and importlib.util.find_spec("threadpoolctl") is not None:
+        print("for comparison, NumPy BLAS limited to 1 thread (TF unchanged):")
+        single = max(bench_vs_tf(args.repeats, 1))
+        print(f"worst im2col / TF ratio with 1 BLAS thread: {single:.2f} (informative)")
     speedup = bench_naive(max(3, args.repeats // 6))
     print(f"naive / im2col speed-up: {speedup:.0f}x (target >= {NAIVE_TARGET:.0f}x)")
     print(f"1-minute load average {os.getloadavg()[0]:.1f} at end")
