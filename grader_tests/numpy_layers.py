@@ -86,6 +86,7 @@ _TF_REFERENCES = [
     "tf.nn.sparse_softmax_cross_entropy_with_logits",
     "tf.nn.softmax_cross_entropy_with_logits",
 ]
+_KERAS = "Keras (layers, models, optimizers, losses) or the course library"
 _NUMPY_HINT = (
     "write it yourself with NumPy (np.maximum, np.exp, np.log, @, ...); the course "
     "library's layers are what you are re-building here"
@@ -120,14 +121,12 @@ def _keras_forbidden() -> list:
     return names + list(_NUMPY_REFERENCES)
 
 
-def _forbid(obj, names: list, what: str, hint: str) -> None:
+def _forbid(obj, names: list, what: str, hint: str, lib: str = "") -> None:
     violations = find_forbidden_calls(obj, names)
     if violations:
         shown = "\n  ".join(violations[:5])
-        fail(
-            f"{what} must not use a library implementation of this task, but it does:\n"
-            f"  {shown}\nHint: {hint}"
-        )
+        lib = lib or "a library implementation of this task"
+        fail(f"{what} must not use {lib}, but it does:\n  {shown}\nHint: {hint}")
 
 
 # --- small references ------------------------------------------------------------------
@@ -192,10 +191,20 @@ def _expect_layer(layer, name: str) -> None:
         )
 
 
+def _shape_hint(exc: BaseException) -> str | None:
+    text = str(exc)
+    if isinstance(exc, ValueError) and ("mismatch" in text or "aligned" in text):
+        return (
+            "the shapes do not fit: with x (N, D), w (D, M) and dout (N, M), "
+            "dx = dout @ w.T is (N, M) @ (M, D) and dw = x.T @ dout is (D, N) @ (N, M)"
+        )
+    return None
+
+
 def _forward_backward(layer, x, dout, name: str):
-    out = call_student(layer.forward, x, label=f"`{name}.forward`")
+    out = call_student(layer.forward, x, label=f"`{name}.forward`", hint=_shape_hint)
     out = to_array(out, f"{name}.forward(x)", expected_ndim=np.ndim(x))
-    dx = call_student(layer.backward, dout, label=f"`{name}.backward`")
+    dx = call_student(layer.backward, dout, label=f"`{name}.backward`", hint=_shape_hint)
     if isinstance(dx, tuple):
         fail(
             f"`{name}.backward` returned a tuple of {len(dx)} items: it returns dx only "
@@ -496,6 +505,8 @@ def _check_log_case(Log, x, dout, case: str) -> None:
     layer = _new(Log, name="Log")
     _expect_layer(layer, "Log")
     out, dx = _forward_backward(layer, x, dout, "Log")
+    if _same(out, np.log10(x)) or _same(out, np.log2(x)):
+        fail(f"Log.forward {case}: use the natural logarithm np.log (base e), not log10/log2")
     assert_close(out, np.log(x), f"Log.forward(x) {case}", rtol=1e-7, atol=1e-9)
     why = _known_mistake(dx, _log_candidates(x, dout), dout / x)
     if why:
@@ -720,42 +731,94 @@ def _kink_free_input(net, rng, n, d):
     return x  # pragma: no cover (astronomically unlikely)
 
 
+_NET_FORWARD = (
+    "forward is: append a column of ones to x; Matmul(w1); Relu; append a column of ones; "
+    "Matmul(w2); Softmax; Log"
+)
+_NET_BACKWARD = (
+    "backward calls the layers' backward in REVERSE order: Log, Softmax, Matmul(w2) (drop "
+    "the last column), Relu, Matmul(w1) (drop the last column)"
+)
+
+
+def _net_hint(exc: BaseException) -> str | None:
+    if isinstance(exc, ValueError) and "mismatch" in str(exc):
+        return (
+            "the shapes do not fit: w1 has D + 1 rows and w2 has H + 1 rows, so append the "
+            "column of ones (append_ones) before EACH Matmul in forward, and drop the last "
+            "column of the gradient after each Matmul.backward"
+        )
+    return None
+
+
+def _net_backward_variants(x, w1, w2, dout):
+    """(dx, dw1, dw2) of the correct backward pass and of typical wrong compositions."""
+    xa = _append_ones(x)
+    z1 = xa @ w1
+    ha = _append_ones(np.maximum(z1, 0))
+    s = _softmax(ha @ w2)
+
+    def softmax_back(g):
+        return s * (g - np.sum(g * s, axis=1, keepdims=True))
+
+    def rest(dz2, relu=True, keep=slice(None, -1)):
+        dz1 = (dz2 @ w2.T)[:, keep] * ((z1 > 0) if relu else 1.0)
+        return (dz1 @ w1.T)[:, keep], xa.T @ dz1, ha.T @ dz2
+
+    skip = "the {} layer's backward is missing: " + _NET_BACKWARD
+    variants = [
+        (rest(softmax_back(dout)), skip.format("Log")),
+        (rest(dout / s), skip.format("Softmax")),
+        (rest(softmax_back(dout / s), relu=False), skip.format("Relu")),
+        (
+            rest(softmax_back(dout / s), keep=slice(1, None)),
+            "the FIRST column was dropped; the constant 1-column added by append_ones is "
+            "the LAST one: drop it with [:, :-1]",
+        ),
+    ]
+    return rest(softmax_back(dout / s)), variants
+
+
 def _check_net_case(TwoLayerNet, d, h, c, n, seed, case: str) -> None:
     rng = np.random.default_rng(seed)
     net = _build_net(TwoLayerNet, d, h, c, seed, rng)
     x = _kink_free_input(net, rng, n, d)
     w1, w2 = net.params["w1"].copy(), net.params["w2"].copy()
     expected = _net_reference(x, w1, w2)
-    out = call_student(net.forward, x, label="`TwoLayerNet.forward`")
+    out = call_student(net.forward, x, label="`TwoLayerNet.forward`", hint=_net_hint)
     out = to_array(out, "TwoLayerNet.forward(x)", expected_ndim=2)
-    if out.shape == (n, c) and _same(out, np.exp(expected)):
-        fail(
-            f"TwoLayerNet.forward {case}: returns probabilities; it must end with the Log "
-            f"layer and return LOG-probabilities"
-        )
     logits = _append_ones(np.maximum(_append_ones(x) @ w1, 0)) @ w2
-    if out.shape == (n, c) and _same(out, logits):
-        fail(
-            f"TwoLayerNet.forward {case}: returns the scores (logits); pass them through "
-            f"Softmax and then Log"
-        )
+    why = _known_mistake(
+        out,
+        [
+            (np.exp(expected), "returns probabilities; end with the Log layer"),
+            (logits, "returns the scores (logits); pass them through Softmax, then Log"),
+            (
+                _log_softmax(_append_ones(_append_ones(x) @ w1) @ w2),
+                "there is no Relu between the two Matmul layers",
+            ),
+        ],
+        expected,
+    )
+    if why:
+        fail(f"TwoLayerNet.forward {case}: {why}. It must return LOG-probabilities; {_NET_FORWARD}")
     assert_close(
         out,
         expected,
         f"TwoLayerNet.forward(x) {case}",
         rtol=1e-6,
         atol=1e-9,
-        hint="forward is: append a column of ones to x; Matmul(w1); Relu; append "
-        "a column of ones; Matmul(w2); Softmax; Log",
+        rows_are_samples=False,
+        hint=_NET_FORWARD,
     )
     dout = rng.standard_normal((n, c))
-    dx = call_student(net.backward, dout, label="`TwoLayerNet.backward`")
+    dx = call_student(net.backward, dout, label="`TwoLayerNet.backward`", hint=_net_hint)
     dx = to_array(dx, "TwoLayerNet.backward(dout)", expected_ndim=2)
     if dx.shape == (n, d + 1):
         fail(
             f"TwoLayerNet.backward {case}: returns shape {dx.shape}, x has shape {x.shape}: "
             f"the last column is the gradient of the constant 1-column added by "
-            f"append_ones; drop it (dx[:, :-1]), here and before the first Relu"
+            f"append_ones; drop it (dx[:, :-1]), here and before the Relu"
         )
     grads = getattr(net, "grads", None)
     if not isinstance(grads, dict) or any(grads.get(k) is None for k in ("w1", "w2")):
@@ -763,6 +826,14 @@ def _check_net_case(TwoLayerNet, d, h, c, n, seed, case: str) -> None:
             f"TwoLayerNet.backward {case}: set self.grads['w1'] and self.grads['w2'] "
             f"(the grads of the two Matmul layers)"
         )
+    got = (dx, grads["w1"], grads["w2"])
+    correct, variants = _net_backward_variants(x, w1, w2, dout)
+    for variant, why in variants:
+        if all(
+            _same(np.asarray(g, dtype=np.float64), v) for g, v in zip(got, variant, strict=True)
+        ):
+            if not all(_same(v, r) for v, r in zip(variant, correct, strict=True)):
+                fail(f"TwoLayerNet.backward {case}: {why}")
     assert_layer_gradients(net, x, dout, label=f"TwoLayerNet {case}")
 
 
@@ -1294,7 +1365,7 @@ def _check_tf_model_case(TFTwoLayerNet, d, h, c, n, seed, case, as_tensor=False)
 def check_tf_model(TFTwoLayerNet) -> None:
     """Visible: D=4, H=3, C=2: tf.Variables of the right shapes, zero biases, logits."""
     expect_callable(TFTwoLayerNet, "TFTwoLayerNet", kind="class")
-    _forbid(TFTwoLayerNet, _keras_forbidden(), "`TFTwoLayerNet`", _KERAS_HINT)
+    _forbid(TFTwoLayerNet, _keras_forbidden(), "`TFTwoLayerNet`", _KERAS_HINT, _KERAS)
     _check_tf_model_case(TFTwoLayerNet, 4, 3, 2, 5, 0, "(D=4, H=3, C=2)")
 
 
@@ -1413,7 +1484,7 @@ def check_tf_train_step(tf_train_step, TFTwoLayerNet) -> None:
     """Visible: one SGD step on 6 samples: every variable moves by -lr * gradient."""
     expect_callable(tf_train_step, "tf_train_step")
     expect_callable(TFTwoLayerNet, "TFTwoLayerNet", kind="class")
-    _forbid(tf_train_step, _keras_forbidden(), "`tf_train_step`", _KERAS_HINT)
+    _forbid(tf_train_step, _keras_forbidden(), "`tf_train_step`", _KERAS_HINT, _KERAS)
     _check_tf_step_case(tf_train_step, TFTwoLayerNet, 5, 4, 3, 6, 0.5, 0, "(N=6, lr=0.5)")
 
 
@@ -1468,7 +1539,7 @@ def _tf_model_checks(model):
     if model is None or not callable(model):
         fail(f"expected your trained TFTwoLayerNet, got {describe_value(model)}")
     expect_callable(type(model), type(model).__name__, kind="class")
-    _forbid(type(model), _keras_forbidden(), f"`{type(model).__name__}`", _KERAS_HINT)
+    _forbid(type(model), _keras_forbidden(), f"`{type(model).__name__}`", _KERAS_HINT, _KERAS)
     w1, w2 = getattr(model, "w1", None), getattr(model, "w2", None)
     if not (
         isinstance(w1, tf.Variable)

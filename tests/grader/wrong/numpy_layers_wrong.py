@@ -503,6 +503,41 @@ class NetSkipsLogBackward(TwoLayerNet):
         return dx
 
 
+class NetSkipsSoftmaxBackward(TwoLayerNet):
+    def backward(self, dlog_probs):
+        dh = self.mul2.backward(self.log.backward(dlog_probs))[:, :-1]
+        dx = self.mul1.backward(self.relu.backward(dh))[:, :-1]
+        self.grads["w1"] = self.mul1.grads["w"]
+        self.grads["w2"] = self.mul2.grads["w"]
+        return dx
+
+
+class NetSkipsReluBackward(TwoLayerNet):
+    def backward(self, dlog_probs):
+        dscores = self.softmax.backward(self.log.backward(dlog_probs))
+        dh = self.mul2.backward(dscores)[:, :-1]
+        dx = self.mul1.backward(dh)[:, :-1]
+        self.grads["w1"] = self.mul1.grads["w"]
+        self.grads["w2"] = self.mul2.grads["w"]
+        return dx
+
+
+class NetDropsFirstColumn(TwoLayerNet):
+    def backward(self, dlog_probs):
+        dscores = self.softmax.backward(self.log.backward(dlog_probs))
+        dh = self.mul2.backward(dscores)[:, 1:]
+        dx = self.mul1.backward(self.relu.backward(dh))[:, 1:]
+        self.grads["w1"] = self.mul1.grads["w"]
+        self.grads["w2"] = self.mul2.grads["w"]
+        return dx
+
+
+class NetForgetsOnes(TwoLayerNet):
+    def forward(self, x):
+        h = self.relu.forward(self.mul1.forward(x))
+        return self.log.forward(self.softmax.forward(self.mul2.forward(h)))
+
+
 class NetNoGrads(TwoLayerNet):
     def backward(self, dlog_probs):
         dscores = self.softmax.backward(self.log.backward(dlog_probs))
@@ -709,7 +744,7 @@ WRONG = {
     "matmul_dx_no_transpose": (
         "matmul",
         MatmulDxNoTranspose,
-        r"shape|dx = dout @ w\.T|transposed",
+        r"dx = dout @ w\.T is \(N, M\) @ \(M, D\)|TRANSPOSED weight",
         _both("matmul"),
     ),
     "matmul_dw_over_n": ("matmul", MatmulDwOverN, r"times too small", _both("matmul")),
@@ -814,7 +849,7 @@ WRONG = {
     "log_backward_plain_log": ("log", LogBackwardPlainLog, r"returns log\(x\)", _both("log")),
     "log_ignores_dout": ("log", LogIgnoresDout, r"ignores dout", _both("log")),
     "log_times_x": ("log", LogTimesX, r"multiplies by x", _both("log")),
-    "log_forward_log10": ("log", LogForwardLog10, r"Log\.forward", _both("log")),
+    "log_forward_log10": ("log", LogForwardLog10, r"natural logarithm", _both("log")),
     # --- cross_entropy ---
     "ce_summed": ("cross_entropy", ce_summed, r"SUMMED over the batch", _both("cross_entropy")),
     "ce_grad_not_averaged": (
@@ -882,7 +917,31 @@ WRONG = {
     "net_skips_log_backward": (
         "two_layer_net",
         NetSkipsLogBackward,
-        r"gradient .* is wrong",
+        r"Log layer's backward is missing",
+        _both("two_layer_net"),
+    ),
+    "net_skips_softmax_backward": (
+        "two_layer_net",
+        NetSkipsSoftmaxBackward,
+        r"Softmax layer's backward is missing",
+        _both("two_layer_net"),
+    ),
+    "net_skips_relu_backward": (
+        "two_layer_net",
+        NetSkipsReluBackward,
+        r"Relu layer's backward is missing",
+        _both("two_layer_net"),
+    ),
+    "net_drops_first_column": (
+        "two_layer_net",
+        NetDropsFirstColumn,
+        r"FIRST column was dropped",
+        _both("two_layer_net"),
+    ),
+    "net_forgets_ones": (
+        "two_layer_net",
+        NetForgetsOnes,
+        r"before EACH Matmul",
         _both("two_layer_net"),
     ),
     "net_no_grads": (
@@ -897,7 +956,12 @@ WRONG = {
         r"LOG-probabilities",
         _both("two_layer_net"),
     ),
-    "net_no_relu": ("two_layer_net", NetNoRelu, r"Matmul\(w1\); Relu", _both("two_layer_net")),
+    "net_no_relu": (
+        "two_layer_net",
+        NetNoRelu,
+        r"no Relu between the two Matmul layers",
+        _both("two_layer_net"),
+    ),
     "net_library_layers": (
         "two_layer_net",
         NetWithLibraryLayers,
