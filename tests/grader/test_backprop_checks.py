@@ -218,3 +218,11 @@ def test_random_graphs_really_need_a_topological_order():
         except REAL_ASSERTION_ERROR:
             failures += 1
     assert failures >= 3
+
+
+@pytest.mark.parametrize("x", [3.0, -1.7, 0.45])
+def test_diamond_graphs_alone_catch_overwritten_gradients(x):
+    """`=` instead of `+=` fails the diamond part too, not only the pre-set-grad probe."""
+    with pytest.raises(REAL_ASSERTION_ERROR, match=r"use `\+=`|accumulate with `\+=`"):
+        backprop._check_diamonds(catalogue.make_value_class("overwrite"), x)
+    backprop._check_diamonds(catalogue.make_value_class(), x)

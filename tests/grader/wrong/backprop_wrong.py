@@ -345,6 +345,16 @@ def make_value_class(bug=None, *, iterative=False):
                 for node in order:
                     node._backward()
                 return
+            if bug == "preorder_recursion":  # propagate, then recurse: no topological sort
+
+                def propagate(v):
+                    v._backward()
+                    for child in v._prev:
+                        propagate(child)
+
+                self.grad = 1.0
+                propagate(self)
+                return
             if bug == "no_visited":
                 order = []
 
@@ -810,6 +820,11 @@ WRONG = {
             both("value_backward"),
         ),  # fmt: skip
         "no_seed": (_V("no_seed"), r"self\.grad = 1\.0", both("value_backward")),
+        "preorder_recursion": (
+            _V("preorder_recursion"),
+            r"ran its _backward \d+ times",
+            both("value_backward"),
+        ),  # fmt: skip
         "forward_order": (_V("forward_order"), r"REVERSE topological", both("value_backward")),
         "no_prev": (_V("no_prev"), r"never ran its _backward", both("value_backward")),
         "not_implemented": (_V("not_implemented"), r"not implemented yet", both("value_backward")),
