@@ -179,6 +179,7 @@ def _check_ce_case(fn, Y: np.ndarray, t: np.ndarray, kind: str, case: str) -> No
 def _ce_common(fn, name: str) -> None:
     expect_callable(fn, name)
     forbid_calls(fn, _CE_FORBIDDEN, hint=_CE_FORBIDDEN_HINT)
+    _no_grader_code(fn)
 
 
 @check
@@ -396,6 +397,7 @@ def _check_std_case(std_backward, x1: float, x2: float, ddof: int, case: str) ->
 def check_std_backward(std_backward) -> None:
     """Visible: x1 = -1, x2 = 3 for the population (ddof=0) and the sample (ddof=1) std."""
     expect_callable(std_backward, "std_backward")
+    _no_grader_code(std_backward)
     _check_std_case(std_backward, -1.0, 3.0, 0, "(population)")
     _check_std_case(std_backward, -1.0, 3.0, 1, "(sample)")
 
@@ -404,6 +406,7 @@ def check_std_backward(std_backward) -> None:
 def check_std_backward_hidden(std_backward) -> None:
     """Hidden: random points (x1 > x2 and x1 < x2, large and small), both definitions."""
     expect_callable(std_backward, "std_backward")
+    _no_grader_code(std_backward)
     rng = np.random.default_rng(2023)
     points = [(3.0, -1.0), (0.5, 0.75), (-120.0, 40.0)]
     while len(points) < 7:
@@ -921,6 +924,7 @@ def _check_std_value_case(std_value, Value, x1: float, x2: float, ddof: int) -> 
 def check_std_value(std_value, Value) -> None:
     """Visible: x1 = -1, x2 = 3, both definitions, through the Value engine."""
     expect_callable(std_value, "std_value")
+    _no_grader_code(std_value)
     _expect_value_class(Value)
     _check_std_value_case(std_value, Value, -1.0, 3.0, 0)
     _check_std_value_case(std_value, Value, -1.0, 3.0, 1)
@@ -930,6 +934,7 @@ def check_std_value(std_value, Value) -> None:
 def check_std_value_hidden(std_value, Value) -> None:
     """Hidden: random points, both definitions."""
     expect_callable(std_value, "std_value")
+    _no_grader_code(std_value)
     _expect_value_class(Value)
     rng = np.random.default_rng(35)
     for i in range(4):
@@ -1185,6 +1190,7 @@ def _reg_part(params: dict, reg: float) -> float:
 def _expect_net_class(cls) -> None:
     expect_callable(cls, "ThreeLayerNet", kind="class")
     forbid_calls(cls, _NET_FORBIDDEN, hint=_NET_HINT)
+    _no_grader_code(cls)
 
 
 @check
@@ -1403,6 +1409,7 @@ FIT_TEST_SEED = 1  # the notebook's test set: make_function_data(100, seed=1)
 
 def _check_fit(predict, n: int, seed: int, bound: float, what: str) -> None:
     expect_callable(predict, "predict")
+    _no_grader_code(predict)
     X, y = _make_function_data(n, seed=seed)
     X = X.astype(np.float64)
     got = call_student(predict, X.copy(), label="`predict(X)`")
@@ -1437,6 +1444,33 @@ def check_function_fit(predict) -> None:
 def check_function_fit_hidden(predict) -> None:
     """Hidden: MSE <= 2.0 on 2000 fresh points of [-2 pi, 2 pi] (no test-set memorising)."""
     _check_fit(predict, 2000, 777, 2 * FIT_MSE_TARGET, "2000 fresh points")
+
+
+# =====================================================================================
+# The grader's own references are not an answer
+# =====================================================================================
+_GRADER_REFERENCES = [
+    _picked,
+    _ce_probabilities_ref,
+    _log_softmax,
+    _ce_logits_ref,
+    std_forward,
+    std_local_derivatives,
+    _std_reference,
+    _sigmoid,
+    net_reference,
+    _scores,
+    _make_function_data,
+]
+
+
+def _no_grader_code(obj) -> None:
+    """Fail if the student's function/class calls one of this module's reference functions."""
+    forbid_calls(
+        obj,
+        _GRADER_REFERENCES,
+        hint="the answer must be your own code, not the grader's reference implementation",
+    )
 
 
 seal(__name__)

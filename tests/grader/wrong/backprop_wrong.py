@@ -646,6 +646,34 @@ def predict_coarse(X):
 
 
 # =====================================================================================
+# Answers that call the grader's own reference
+# =====================================================================================
+def ce_logits_grader_reference(Y, targets):
+    from grader_tests import backprop
+
+    return backprop._ce_logits_ref(Y, targets)
+
+
+def std_backward_grader_reference(x1, x2, ddof=0):
+    from grader_tests import backprop as checks
+
+    f, g = checks._std_reference(x1, x2, ddof)
+    return f["sigma"], g
+
+
+def make_net_using_grader_reference():
+    from grader_tests import backprop
+
+    Base = make_net_class()
+
+    class ThreeLayerNet(Base):
+        def loss(self, X, y):
+            return backprop.net_reference(self.params, X, y, self.loss_type, self.reg)
+
+    return ThreeLayerNet
+
+
+# =====================================================================================
 # The catalogue
 # =====================================================================================
 def _value_correct():
@@ -727,6 +755,11 @@ WRONG = {
             r"modified its argument `Y` in place",
             both("ce_from_logits"),
         ),  # fmt: skip
+        "grader_reference": (
+            ce_logits_grader_reference,
+            r"must not use .*_ce_logits_ref",
+            both("ce_from_logits"),
+        ),
         "hard_coded": (
             ce_logits_hard_coded,
             r"expected .* got 0\.848972013",
@@ -764,6 +797,11 @@ WRONG = {
             r"no entry for \['s', 'm'",
             both("std_backward"),
         ),  # fmt: skip
+        "grader_reference": (
+            std_backward_grader_reference,
+            r"grader's reference",
+            both("std_backward"),
+        ),
         "hard_coded": (_std_bug("hard_coded"), r"expected .*, got", ("check_std_backward_hidden",)),
     },
     "value_add_mul": {
@@ -875,6 +913,11 @@ WRONG = {
             r"mean over all N\*C entries",
             both("loss_mse"),
         ),  # fmt: skip
+        "grader_reference": (
+            make_net_using_grader_reference(),
+            r"must not use .*net_reference",
+            both("loss_mse"),
+        ),
         "params_mutated": (
             make_net_class("params_mutated"),
             r"changed net\.params\['b2'\]",
