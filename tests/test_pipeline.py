@@ -210,7 +210,9 @@ def test_nobody_is_missing_from_the_gradebook(graded):
 
 
 @pytest.mark.parametrize(
-    "notebook", sorted((REPO / "notebooks").glob("*/*.ipynb")), ids=lambda p: p.parent.name
+    "notebook",
+    sorted((REPO / "notebooks").glob("*/*.ipynb")),
+    ids=lambda p: f"{p.parent.name}/{p.stem}",
 )
 def test_validate_invert_on_released_notebook(tmp_path, notebook):
     """Every test cell FAILS on the blank student version (no test passes by accident)."""
