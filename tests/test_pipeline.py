@@ -240,3 +240,74 @@ def test_no_stray_processes_left(graded):
         except OSError:
             continue
     assert left == []
+
+
+def tiny_assignment(root: Path) -> None:
+    """solutions/tiny/tiny.ipynb: one answer cell and one 1-point test cell, no TensorFlow."""
+    import nbformat
+
+    def meta(grade_id, **kw):
+        return {
+            "nbgrader": {
+                "grade": False,
+                "grade_id": grade_id,
+                "locked": False,
+                "schema_version": 3,
+                "solution": False,
+                **kw,
+            }
+        }
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata.kernelspec = {
+        "name": "nn-course",
+        "display_name": "nn-course",
+        "language": "python",
+    }
+    nb.cells = [
+        nbformat.v4.new_code_cell(
+            "def double(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION",
+            metadata=meta("double", solution=True),
+        ),
+        nbformat.v4.new_code_cell(
+            "assert double(2) == 4", metadata=meta("test_double", grade=True, locked=True, points=1)
+        ),
+    ]
+    (root / "solutions" / "tiny").mkdir(parents=True)
+    nbformat.write(nb, root / "solutions" / "tiny" / "tiny.ipynb")
+
+
+def test_wall_clock_kill_is_zeroed_and_others_unaffected(tmp_path):
+    """A kernel that ignores the interrupt is killed by the wall clock; its neighbour is fine."""
+    import nbformat
+
+    root = tmp_path / "tiny"
+    root.mkdir()
+    shutil.copy(REPO / "nbgrader_config.py", root)
+    tiny_assignment(root)
+    env = isolated_env(root)
+    run(["course", "release", "tiny"], root, env)
+    released = nbformat.read(root / "notebooks" / "tiny" / "tiny.ipynb", as_version=4)
+    answers = {
+        "good": "def double(x):\n    return x + x",
+        "stuck": "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n"
+        "    pass",
+    }
+    for student, src in answers.items():
+        released.cells[0].source = src
+        (root / "submitted" / student / "tiny").mkdir(parents=True)
+        nbformat.write(released, root / "submitted" / student / "tiny" / "tiny.ipynb")
+    proc = run(
+        ["course", "autograde", "tiny", "--jobs", "2", "--timeout", "25", "--cell-timeout", "120"],
+        root,
+        env,
+        timeout=300,
+    )
+    rows = table_rows(proc.stdout)
+    assert rows["good"][:2] == ("1", "1") and rows["good"][2] == "-"
+    assert rows["stuck"][0] == "0" and "timeout: grading took longer than 25 s" in rows["stuck"][2]
+    with gradebook(root) as gb:
+        assert gb.find_submission("tiny", "good").score == 1
+        assert gb.find_submission("tiny", "stuck").score == 0
+    assert not (root / "autograded" / "stuck" / "tiny").exists()
+    assert not list((root / ".course_work").glob("autograde-*"))  # scratch cleaned up
