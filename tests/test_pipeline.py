@@ -22,10 +22,10 @@ from pathlib import Path
 
 import pytest
 from nbgrader.api import Gradebook, MissingEntry
-from submissions import welcome as W
-from submissions.course import BIN, isolated_env, make_course, run
 
 from conftest import REPO
+from submissions import welcome as W
+from submissions.course import BIN, isolated_env, make_course, run
 
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::sqlalchemy.exc.SAWarning")]
 
