@@ -166,7 +166,9 @@ def plot_image_grid(
         return str(class_names[int(c)]) if class_names is not None else str(c)
 
     nrows = -(-n // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(1.4 * ncols, 1.6 * nrows), squeeze=False)
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(1.4 * ncols, 1.7 * nrows + 0.4), squeeze=False, layout="constrained"
+    )
     for ax in axes.flat[n:]:
         fig.delaxes(ax)
     mistakes = 0
@@ -195,7 +197,6 @@ def plot_image_grid(
         if labels is not None and preds is not None:
             title += f", {mistakes} misclassified (red)"
     fig.suptitle(title)
-    fig.tight_layout()
     return fig
 
 

@@ -79,7 +79,7 @@ class Sequential(Layer):
             raise AttributeError("Sequential.grads is derived from its layers and read-only")
 
     def parameters(self) -> dict[str, np.ndarray]:
-        """The same as ``self.params`` (for optimisers: ``Adam(model.parameters())``)."""
+        """The same as ``self.params`` (for optimisers: ``Adam(model)``)."""
         return self.params
 
     # --- forward / backward ---------------------------------------------------------
