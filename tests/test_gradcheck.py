@@ -254,3 +254,12 @@ def test_check_function_gradients_rejects_wrong_number_of_gradients():
     x, w, b = RNG.standard_normal((2, 3)), RNG.standard_normal((3, 2)), RNG.standard_normal(2)
     with pytest.raises(ValueError, match=r"expected 3 gradients \(dx, dw, db\), got 2"):
         check_function_gradients(affine_forward, lambda d, c: affine_backward(d, c)[:2], [x, w, b])
+
+
+def test_default_dout_is_independent_of_inputs_drawn_from_the_same_seed():
+    # A test drawing x from default_rng(0) must not get a dout that is a function of x.
+    from course_utils.gradcheck import dout_rng
+
+    x = np.random.default_rng(0).standard_normal(1000)
+    dout = dout_rng(0).standard_normal(1000)
+    assert abs(np.corrcoef(x, dout)[0, 1]) < 0.1

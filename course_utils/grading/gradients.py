@@ -163,7 +163,7 @@ def assert_numerical_gradient(
 def _random_dout(out: np.ndarray, dout: Any, seed: int) -> np.ndarray:
     if dout is not None:
         return NP.array(dout, dtype=NP.float64, copy=True)
-    return np.random.default_rng(seed).standard_normal(out.shape)
+    return _gc.dout_rng(seed).standard_normal(out.shape)
 
 
 def assert_layer_gradients(
