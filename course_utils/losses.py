@@ -18,7 +18,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from course_utils._validate import as_array, check_shape
-from course_utils.functional import log_softmax, sigmoid, softmax
+from course_utils.functional import log_softmax, sigmoid
 
 __all__ = ["mse", "sigmoid_binary_cross_entropy", "softmax_cross_entropy"]
 
@@ -89,8 +89,9 @@ def softmax_cross_entropy(
     logits = as_array(logits, "logits", shape=("N", "C"), dtype_kind="f")
     N, C = logits.shape
     probs = _targets_as_probs(y, N, C, logits.dtype)
-    per_sample = -np.sum(probs * log_softmax(logits), axis=1)  # (N,)
-    dlogits = softmax(logits) - probs
+    log_p = log_softmax(logits)
+    per_sample = -np.sum(probs * log_p, axis=1)  # (N,)
+    dlogits = np.exp(log_p) - probs  # softmax(logits) - y, reusing log_softmax
     if class_weights is not None:
         cw = as_array(class_weights, "class_weights", shape=("C",), dtype_kind="fiu", dims={"C": C})
         if np.any(cw < 0):

@@ -38,6 +38,7 @@ with warnings.catch_warnings():  # no "IProgress not found" on stderr without ip
     from tqdm.auto import tqdm
 
 from course_utils._validate import as_array, check_positive_int
+from course_utils.layers.container import accepts_input_grad
 
 __all__ = ["Callback", "EarlyStopping", "History", "accuracy", "evaluate", "fit", "predict"]
 
@@ -571,6 +572,8 @@ class _Progress:
 
 def _train_one_epoch(model, loss, optimizer, loader, metric_fns, progress: _Progress | None):
     _set_mode(model, True)
+    # Nothing needs the gradient with respect to the data: let the first layer skip it.
+    backward_kwargs = {"input_grad": False} if accepts_input_grad(model) else {}
     sums = {"loss": 0.0, **{name: 0.0 for name, _ in metric_fns}}
     seen = 0
     try:
@@ -579,7 +582,7 @@ def _train_one_epoch(model, loss, optimizer, loader, metric_fns, progress: _Prog
                 optimizer.zero_grad()
             y_hat = model.forward(X_batch)
             batch_loss, dy_hat = loss(y_hat, y_batch)
-            model.backward(dy_hat)
+            model.backward(dy_hat, **backward_kwargs)
             optimizer.step()
             n = len(X_batch)
             seen += n

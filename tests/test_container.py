@@ -10,6 +10,7 @@ from course_utils.layers import (
     Flatten,
     Layer,
     Linear,
+    Matmul,
     PReLU,
     ReLU,
     Sequential,
@@ -17,6 +18,7 @@ from course_utils.layers import (
     Softmax,
     Tanh,
 )
+from course_utils.layers.container import accepts_input_grad
 from course_utils.losses import softmax_cross_entropy
 
 from strategies import GRAD_SETTINGS, assert_grad_close, seeds
@@ -187,3 +189,99 @@ def test_plain_sgd_through_the_contract_learns_blobs():
             p -= 0.2 * grads[k]
     assert loss < 0.3 * first
     assert np.mean(model.forward(x).argmax(axis=1) == y) > 0.95
+
+
+# --- backward(dout, input_grad=False): what fit uses ----------------------------------------
+class Spy(Layer):
+    """Identity layer that records its backward calls and their arguments."""
+
+    def __init__(self, with_params=False):
+        super().__init__()
+        self.calls = []
+        if with_params:
+            self.params["s"] = np.ones(1)
+
+    def forward(self, x):
+        self._cache = True
+        return x
+
+    def backward(self, dout, **kwargs):
+        self.calls.append(kwargs)
+        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+        return None if kwargs.get("input_grad") is False else dout
+
+
+def _record_linear_backward(monkeypatch) -> list:
+    """Make Linear.backward record the input_grad of each call (in call order)."""
+    calls = []
+    original = Linear.backward
+
+    def backward(self, dout, input_grad=True):
+        calls.append(input_grad)
+        return original(self, dout, input_grad)
+
+    monkeypatch.setattr(Linear, "backward", backward)
+    return calls
+
+
+def test_backward_without_input_grad_gives_the_same_grads_and_no_dx():
+    x = np.random.default_rng(3).standard_normal((5, 4))
+    ref, model = small(), small()
+    dout = np.random.default_rng(4).standard_normal((5, 3))
+    ref.forward(x)
+    assert ref.backward(dout).shape == x.shape  # default: dx as before
+    model.forward(x)
+    assert model.backward(dout, input_grad=False) is None
+    assert list(model.grads) == list(ref.grads)
+    for k, g in model.grads.items():
+        np.testing.assert_array_equal(g, ref.grads[k], err_msg=k)
+
+
+def test_without_input_grad_the_first_dense_layer_skips_dx(monkeypatch):
+    model = mlp()
+    calls = _record_linear_backward(monkeypatch)
+    model.forward(np.ones((2, 784)))
+    model.backward(np.ones((2, 10)), input_grad=False)
+    assert calls == [True, True, False]  # layers 4, 2, 0
+
+
+def test_without_input_grad_layers_in_front_of_the_first_parameter_are_not_run():
+    front, back = Spy(), Spy()
+    model = Sequential(Flatten(), front, Linear(6, 3, seed=0), back)
+    model.forward(np.ones((2, 2, 3)))
+    assert model.backward(np.ones((2, 3)), input_grad=False) is None
+    assert front.calls == [] and back.calls == [{}]
+    model.backward(np.ones((2, 3)))
+    assert front.calls == [{}]  # the default runs every layer
+
+
+def test_without_input_grad_a_first_layer_that_cannot_skip_is_called_as_usual():
+    first = Spy(with_params=True)  # backward(dout, **kwargs) but no input_grad parameter
+    model = Sequential(first, Linear(2, 2, seed=0))
+    model.forward(np.ones((1, 2)))
+    model.backward(np.ones((1, 2)), input_grad=False)
+    assert first.calls == [{}]
+
+
+def test_without_input_grad_reaches_into_a_nested_sequential(monkeypatch):
+    inner = Sequential(ReLU(), Linear(3, 2, seed=0))
+    model = Sequential(inner, Linear(2, 1, seed=1))
+    calls = _record_linear_backward(monkeypatch)
+    model.forward(np.ones((4, 3)))
+    assert model.backward(np.ones((4, 1)), input_grad=False) is None
+    assert calls == [True, False]  # the outer Linear, then the inner one
+    assert [g.shape for g in model.grads.values()] == [p.shape for p in model.params.values()]
+
+
+def test_a_model_without_parameters_backpropagates_nothing_without_input_grad():
+    spy = Spy()
+    model = Sequential(ReLU(), spy)
+    model.forward(np.ones((1, 2)))
+    assert model.backward(np.ones((1, 2)), input_grad=False) is None
+    assert spy.calls == []
+
+
+def test_accepts_input_grad():
+    assert accepts_input_grad(Linear(2, 2)) and accepts_input_grad(Matmul(2, 2))
+    assert accepts_input_grad(Sequential())
+    assert not accepts_input_grad(ReLU()) and not accepts_input_grad(Spy())

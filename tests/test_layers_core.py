@@ -320,3 +320,47 @@ def test_output_shapes():
     assert Flatten().output_shape((3, 4, 5)) == (60,)
     assert ReLU().output_shape((3, 4, 5)) == (3, 4, 5)
     assert Flatten().forward(np.zeros((2, 3, 4, 5))).shape == (2, 60)
+
+
+# --- skipping the input gradient (input_grad=False) -----------------------------------------
+def test_backward_without_input_grad_skips_dx_and_keeps_the_parameter_grads():
+    rng = np.random.default_rng(5)
+    x, w, b, dout = (rng.standard_normal(s) for s in [(4, 5), (5, 3), (3,), (4, 3)])
+    _, cache = C.affine_forward(x, w, b)
+    dx, dw, db = C.affine_backward(dout, cache)
+    dx_skipped, dw2, db2 = C.affine_backward(dout, cache, input_grad=False)
+    assert dx is not None and dx_skipped is None
+    np.testing.assert_array_equal(dw2, dw)
+    np.testing.assert_array_equal(db2, db)
+    _, cache = C.matmul_forward(x, w)
+    dx_skipped, dw3 = C.matmul_backward(dout, cache, input_grad=False)
+    assert dx_skipped is None
+    np.testing.assert_array_equal(dw3, C.matmul_backward(dout, cache)[1])
+
+
+@pytest.mark.parametrize("name", ["linear", "matmul"])
+def test_dense_layer_backward_without_input_grad(name):
+    layer = LAYERS[name][0]()
+    x = np.random.default_rng(6).standard_normal((4, 5))
+    dout = np.random.default_rng(7).standard_normal((4, 3))
+    layer.forward(x)
+    assert layer.backward(dout).shape == x.shape  # the default still returns dx
+    full = {k: g.copy() for k, g in layer.grads.items()}
+    assert layer.backward(dout, input_grad=False) is None
+    assert set(layer.grads) == set(full)
+    for k, g in layer.grads.items():
+        np.testing.assert_array_equal(g, full[k], err_msg=k)
+
+
+@pytest.mark.parametrize(
+    "factory",
+    [ReLU, LeakyReLU, ELU, Sigmoid, Tanh, Softmax, Flatten,
+     lambda: Linear(5, 3, seed=0, dtype=np.float32), lambda: PReLU(5, dtype=np.float32)],
+)  # fmt: skip
+def test_float32_stays_float32_through_forward_and_backward(factory):
+    layer = factory()
+    x = np.random.default_rng(8).standard_normal((4, 5)).astype(np.float32)
+    out = layer.forward(x)
+    dx = layer.backward(np.ones_like(out))
+    assert out.dtype == dx.dtype == np.float32
+    assert all(g.dtype == np.float32 for g in layer.grads.values())

@@ -306,6 +306,59 @@ def test_class_matches_pure_rule_loop():
         np.testing.assert_allclose(value, ref.params[key], rtol=1e-14)
 
 
+CLASS_RULES = [
+    (optim.SGD, optim.sgd, {}),
+    (optim.Momentum, optim.momentum, {"momentum": 0.8}),
+    (optim.Nesterov, optim.nesterov, {"momentum": 0.7}),
+    (optim.RMSProp, optim.rmsprop, {"rho": 0.8, "epsilon": 1e-4}),
+    (optim.Adam, optim.adam, {"beta_1": 0.8, "beta_2": 0.95, "epsilon": 1e-3}),
+]
+
+
+@pytest.mark.parametrize(("cls", "rule", "hyper"), CLASS_RULES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_every_class_is_bit_for_bit_its_pure_rule(cls, rule, hyper, dtype):
+    """The in-place step of a class equals w[...], state = rule(w, dw, state) exactly."""
+    model, opt = _train_ours(cls, steps=6, dtype=dtype, lr=0.05, weight_decay=0.1, **hyper)
+    ref = _model(dtype)
+    x, y = _data(dtype)
+    states = {}
+    for _ in range(6):
+        _, dout = mse(ref.forward(x), y)
+        ref.backward(dout)
+        grads = ref.grads
+        for key, w in ref.params.items():
+            decay = 0.1 if w.ndim >= 2 else 0.0
+            w[...], states[key] = rule(
+                w, grads[key], states.get(key), lr=0.05, weight_decay=decay, **hyper
+            )
+    for key, value in model.params.items():
+        assert value.dtype == dtype
+        np.testing.assert_array_equal(value, ref.params[key], err_msg=key)
+        assert opt.state[key].keys() == states[key].keys()
+        for name, s in states[key].items():
+            np.testing.assert_array_equal(opt.state[key][name], s, err_msg=f"{key} {name}")
+
+
+def test_step_makes_no_parameter_sized_temporaries():
+    """After the first step (which allocates the state), a step allocates no big arrays."""
+    import tracemalloc
+
+    model = Sequential(Linear(300, 200, seed=0, dtype=np.float32))
+    x = np.ones((2, 300), np.float32)
+    _, dout = mse(model.forward(x), np.zeros((2, 200), np.float32))
+    model.backward(dout)
+    opt = optim.Adam(model)
+    opt.step()
+    tracemalloc.start()
+    try:
+        opt.step()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < model.params["0.linear.w"].nbytes / 4, peak
+
+
 def test_lr_property_and_setter():
     model = _model()
     opt = optim.SGD(model, lr=0.3)

@@ -67,6 +67,57 @@ def test_fit_learns_a_small_problem():
     assert opt.iterations == 15 * 10  # 300 samples / 32 per batch -> 10 batches
 
 
+class PlainModel:
+    """A student-style model: forward/backward(dout) only, no input_grad argument."""
+
+    def __init__(self):
+        self.net = mlp()
+        self.backward_kwargs = []
+
+    def forward(self, x):
+        return self.net.forward(x)
+
+    def backward(self, dout):
+        self.backward_kwargs.append({})
+        return self.net.backward(dout)
+
+    @property
+    def params(self):
+        return self.net.params
+
+    @property
+    def grads(self):
+        return self.net.grads
+
+    def zero_grad(self):
+        self.net.zero_grad()
+
+
+def test_fit_skips_the_input_gradient_when_the_model_can(monkeypatch):
+    calls = []
+    original = Sequential.backward
+
+    def backward(self, dout, input_grad=True):
+        calls.append(input_grad)
+        return original(self, dout, input_grad)
+
+    monkeypatch.setattr(Sequential, "backward", backward)
+    model, opt, _, _ = run(num_epochs=1, val=False)
+    assert calls == [False] * opt.iterations
+
+
+def test_fit_trains_a_model_whose_backward_takes_only_dout():
+    X, y = blobs()
+    plain, ref = PlainModel(), mlp()
+    fit(plain, softmax_cross_entropy, optim.Adam(plain, lr=0.01), DataLoader(X, y, 32, seed=0),
+        num_epochs=2, verbose=0)  # fmt: skip
+    fit(ref, softmax_cross_entropy, optim.Adam(ref, lr=0.01), DataLoader(X, y, 32, seed=0),
+        num_epochs=2, verbose=0)  # fmt: skip
+    assert len(plain.backward_kwargs) == 20
+    for key, value in ref.params.items():  # skipping dx changes nothing else
+        np.testing.assert_array_equal(plain.params[key], value, err_msg=key)
+
+
 def test_history_contents():
     model, opt, history, (Xv, yv) = run(num_epochs=4)
     d = history.as_dict()

@@ -93,19 +93,24 @@ def affine_forward(x: ArrayLike, w: ArrayLike, b: ArrayLike) -> tuple[Array, tup
     return x @ w + b, (x, w)
 
 
-def affine_backward(dout: ArrayLike, cache: tuple) -> tuple[Array, Array, Array]:
+def affine_backward(
+    dout: ArrayLike, cache: tuple, input_grad: bool = True
+) -> tuple[Array | None, Array, Array]:
     """dx = dout @ w.T, dw = x.T @ dout, db = sum_n dout.
 
     Args:
         dout: (N, M) upstream gradient.
         cache: from ``affine_forward``.
+        input_grad: False skips dx (returned as None). The first layer of a network does
+            not need it (nothing is upstream of the data) and it costs as much as dw.
 
     Returns:
-        dx: (N, D), dw: (D, M), db: (M,).
+        dx: (N, D) or None, dw: (D, M), db: (M,).
     """
     x, w = cache
     dout = _dout(dout, (x.shape[0], w.shape[1]))
-    return dout @ w.T, x.T @ dout, dout.sum(axis=0)
+    dx = dout @ w.T if input_grad else None
+    return dx, x.T @ dout, dout.sum(axis=0)
 
 
 def matmul_forward(x: ArrayLike, w: ArrayLike) -> tuple[Array, tuple]:
@@ -124,15 +129,23 @@ def matmul_forward(x: ArrayLike, w: ArrayLike) -> tuple[Array, tuple]:
     return x @ w, (x, w)
 
 
-def matmul_backward(dout: ArrayLike, cache: tuple) -> tuple[Array, Array]:
+def matmul_backward(
+    dout: ArrayLike, cache: tuple, input_grad: bool = True
+) -> tuple[Array | None, Array]:
     """dx = dout @ w.T, dw = x.T @ dout.
 
+    Args:
+        dout: (N, M) upstream gradient.
+        cache: from ``matmul_forward``.
+        input_grad: False skips dx (returned as None), as in ``affine_backward``.
+
     Returns:
-        dx: (N, D), dw: (D, M).
+        dx: (N, D) or None, dw: (D, M).
     """
     x, w = cache
     dout = _dout(dout, (x.shape[0], w.shape[1]))
-    return dout @ w.T, x.T @ dout
+    dx = dout @ w.T if input_grad else None
+    return dx, x.T @ dout
 
 
 def relu_forward(x: ArrayLike) -> tuple[Array, np.ndarray]:
@@ -421,8 +434,10 @@ class Linear(_Dense):
         out, self._cache = affine_forward(self._check_input(x), self.params["w"], self.params["b"])
         return out
 
-    def backward(self, dout: ArrayLike) -> Array:
-        dx, self.grads["w"], self.grads["b"] = affine_backward(dout, self._pop_cache())
+    def backward(self, dout: ArrayLike, input_grad: bool = True) -> Array | None:
+        """Fill ``grads`` and return dx (None with ``input_grad=False``: dx is skipped)."""
+        cache = self._pop_cache()
+        dx, self.grads["w"], self.grads["b"] = affine_backward(dout, cache, input_grad)
         return dx
 
 
@@ -449,8 +464,9 @@ class Matmul(_Dense):
         out, self._cache = matmul_forward(self._check_input(x), self.params["w"])
         return out
 
-    def backward(self, dout: ArrayLike) -> Array:
-        dx, self.grads["w"] = matmul_backward(dout, self._pop_cache())
+    def backward(self, dout: ArrayLike, input_grad: bool = True) -> Array | None:
+        """Fill ``grads`` and return dx (None with ``input_grad=False``: dx is skipped)."""
+        dx, self.grads["w"] = matmul_backward(dout, self._pop_cache(), input_grad)
         return dx
 
 
