@@ -59,7 +59,7 @@ $(BIN)/python:
 		f"Python >= 3.11 is needed (nbgrader 0.9), found {sys.version.split()[0]}: run make PYTHON=python3.11 ...")'
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): pyproject.toml | $(BIN)/python
+$(STAMP): pyproject.toml jupyterlab-overrides.json | $(BIN)/python
 	@t0=$$SECONDS; \
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]' && \
 	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) \
@@ -68,6 +68,8 @@ $(STAMP): pyproject.toml | $(BIN)/python
 		$(BIN)/jupyter server extension enable --sys-prefix nbgrader.server_extensions.$$ext >/dev/null 2>&1 || exit 1; \
 	done && \
 	$(BIN)/jupyter labextension enable --level=sys_prefix @jupyter/nbgrader >/dev/null 2>&1 && \
+	mkdir -p $(VENV)/share/jupyter/lab/settings && \
+	cp jupyterlab-overrides.json $(VENV)/share/jupyter/lab/settings/overrides.json && \
 	touch $(STAMP) && echo "[timing] install $$((SECONDS-t0)) s"
 
 clean-venv:

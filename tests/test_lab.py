@@ -124,3 +124,13 @@ def test_nbgrader_server_extensions_enabled(lab_server):
         except urllib.error.HTTPError as err:
             status = err.code
         assert status != 404, f"{path} is not served: nbgrader server extension missing"
+
+
+def test_lab_does_not_ask_to_fetch_news(lab_server):
+    # Classrooms are often offline; the news pop-up is noise for students.
+    base, token = lab_server
+    plugin = "@jupyterlab/apputils-extension:notification"
+    _, body = _get(f"{base}/lab/api/settings/{plugin}?token={token}")
+    composite = json.loads(body)["settings"]
+    assert composite["fetchNews"] == "false"
+    assert composite["checkForUpdates"] is False
