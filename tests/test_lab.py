@@ -131,6 +131,7 @@ def test_lab_does_not_ask_to_fetch_news(lab_server):
     base, token = lab_server
     plugin = "@jupyterlab/apputils-extension:notification"
     _, body = _get(f"{base}/lab/api/settings/{plugin}?token={token}")
-    composite = json.loads(body)["settings"]
-    assert composite["fetchNews"] == "false"
-    assert composite["checkForUpdates"] is False
+    # overrides.json replaces the schema defaults the front end starts from
+    defaults = json.loads(body)["schema"]["properties"]
+    assert defaults["fetchNews"]["default"] == "false"
+    assert defaults["checkForUpdates"]["default"] is False
