@@ -8,9 +8,11 @@ Model 784-256-128-10 (ReLU), Adam (lr 1e-3), batch 128, float32, one epoch = the
   ``Sequential``/``Linear``/``ReLU``, ``softmax_cross_entropy``, ``Adam``, ``DataLoader``;
 * ``Keras fit``: ``model.fit(X, y, batch_size=128, epochs=1, shuffle=True, verbose=0)``,
   the epoch timed by a callback (``on_epoch_begin`` to ``on_epoch_end``), so the set-up of
-  each ``fit`` call is not counted; Keras 3 compiles the train step with XLA;
+  each ``fit`` call is not counted (a ``tf.function`` graph; Keras 3's ``jit_compile="auto"``
+  turns XLA off on CPU-only machines);
 * ``Keras loop``: a custom loop over a ``tf.function(jit_compile=True)`` train step
-  (gather the batch, forward, loss, ``GradientTape``, ``optimizer.apply``), no metrics.
+  (gather the batch, forward, loss, ``GradientTape``, ``optimizer.apply``), no metrics:
+  XLA fuses Adam's element-wise arithmetic into one pass, usually the fastest variant.
 
 The NumPy epoch time is divided by the *faster* Keras variant (the harder target; the
 target is <= 1.0). The contenders run one epoch each in turn (NumPy, Keras fit, Keras loop,
@@ -25,10 +27,17 @@ tf.data pools left alone). On a 2-core machine shared with other jobs OpenBLAS's
 threads slow NumPy down several times while TensorFlow's pool copes better, so the load
 average is printed before and after: judge on a quiet machine.
 
+Most of an epoch is matrix products, so NumPy's speed is its BLAS's: the script prints
+which OpenBLAS kernels NumPy uses. OpenBLAS 0.3.31 (NumPy 2.4 wheels) mistakes AMD Zen 5
+for Haswell and runs AVX2 kernels at about half the speed of its AVX-512 ones
+(OpenMathLib/OpenBLAS#6029); ``OPENBLAS_CORETYPE=SkylakeX python benchmarks/bench_mlp.py``
+compares with the right kernels (TensorFlow's oneDNN detects AVX-512 by itself).
+
 Memory of one MNIST epoch, measured in an extra untimed epoch: for NumPy the tracemalloc
 peak (every NumPy array allocation is traced) and, for both, the growth of the resident set
 during the epoch (sampled every 2 ms) and the process' peak RSS (``ru_maxrss``, which also
-counts loading the data and, for Keras, TensorFlow itself).
+counts loading the data and, for Keras, TensorFlow itself). Keras fit's growth is mostly
+the copy of the training set each ``fit`` call makes for its tf.data pipeline.
 
 Usage:
     python benchmarks/bench_mlp.py [--epochs 5] [--threads both|default|1]
@@ -45,6 +54,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -72,6 +82,25 @@ def _rss_mb() -> float:
     import psutil
 
     return psutil.Process().memory_info().rss / 2**20
+
+
+def _blas_info() -> str:
+    """E.g. "openblas 0.3.31 Haswell kernels, 2 threads" (via threadpoolctl)."""
+    from threadpoolctl import threadpool_info
+
+    return "; ".join(
+        f"{i.get('internal_api')} {i.get('version')} {i.get('architecture', '?')} kernels, "
+        f"{i.get('num_threads')} threads"
+        for i in threadpool_info()
+        if i.get("user_api") == "blas"
+    )
+
+
+def _cpu_has_avx512() -> bool:
+    try:
+        return " avx512f " in Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
 
 
 def _peak_rss_mb() -> float:
@@ -224,7 +253,8 @@ def worker(part: str, threads: str, src: Path) -> None:
         run_epoch, memory_epoch, test_accuracy = keras_worker(threads, src, part == "keras_loop")
     out = sys.stdout
     sys.stdout = sys.stderr  # stray prints from libraries must not break the protocol
-    print(json.dumps({"ready": True}), file=out, flush=True)
+    print(json.dumps({"ready": True, "blas": _blas_info() if part == "numpy" else ""}),
+          file=out, flush=True)  # fmt: skip
     for command in sys.stdin:
         command = command.strip()
         if command == "epoch":
@@ -249,15 +279,21 @@ class Worker:
         env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
         cmd = [sys.executable, __file__, "--worker", part, "--threads", threads, "--src", str(src)]
         self.part = part
+        self.stderr = tempfile.TemporaryFile(mode="w+")  # TensorFlow's start-up chatter
         self.proc = subprocess.Popen(
-            cmd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-        )
-        self._read()  # wait until it has loaded MNIST and built the model
+            cmd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr,
+            text=True,
+        )  # fmt: skip
+        self.blas = self._read()["blas"]  # wait until it has loaded MNIST and built the model
 
     def _read(self) -> dict:
         line = self.proc.stdout.readline()
         if not line:
-            raise SystemExit(f"{self.part} worker died (exit status {self.proc.wait()})")
+            self.stderr.seek(0)
+            raise SystemExit(
+                f"{self.part} worker died (exit status {self.proc.wait()}):\n"
+                + self.stderr.read()[-3000:]
+            )
         return json.loads(line)
 
     def ask(self, command: str) -> dict:
@@ -268,6 +304,7 @@ class Worker:
     def close(self) -> None:
         self.proc.stdin.close()
         self.proc.wait()
+        self.stderr.close()
 
 
 def _load() -> str:
@@ -291,6 +328,7 @@ def run_setting(threads: str, epochs: int, src: Path) -> dict[str, dict]:
             results[w.part] = w.ask("finish")
             results[w.part]["wall"] = [t["wall"] for t in times[w.part]]
             results[w.part]["cpu"] = [t["cpu"] for t in times[w.part]]
+        results["numpy"]["blas"] = workers[0].blas
     finally:
         for w in workers:
             w.close()
@@ -303,6 +341,11 @@ def report(threads: str, res: dict[str, dict], epochs: int) -> float:
         "1": "1 thread (threadpoolctl: BLAS 1; TensorFlow intra-op 1)",
     }.get(threads, f"{threads} threads")
     print(f"\n{desc}; median of {epochs} epochs after 1 warm-up:")
+    blas = res["numpy"]["blas"]
+    hint = ""
+    if "Haswell" in blas and _cpu_has_avx512():
+        hint = " (this CPU has AVX-512: OPENBLAS_CORETYPE=SkylakeX gives AVX-512 kernels)"
+    print(f"NumPy's BLAS: {blas}{hint}")
     head = f"{'':12}{'median s':>9}{'best s':>8}{'CPU s':>7}{'test acc':>10}"
     print(head + f"{'RSS +epoch':>12}{'peak RSS':>10}{'tracemalloc':>13}  dtype")
     for part, r in res.items():
