@@ -121,7 +121,8 @@ def _slot(state: State | None, key: str, w: NDArray) -> NDArray:
 # results, and allocates nothing. The pure rules below run them on fresh copies; the
 # optimiser classes, which own their state, run them on the parameters themselves. So both
 # do the same operations in the same order (the order Keras uses) and agree bit for bit,
-# while a training step makes no temporary arrays (for Adam 2-3x faster than allocating).
+# while a training step makes no temporary arrays (for the MNIST MLP: Adam ~10 % faster,
+# and half the peak memory of an epoch).
 def _sgd_step(w, g, state, buf, *, lr):
     step = np.multiply(g, lr, out=buf[0])
     w -= step

@@ -403,9 +403,11 @@ def fit(
 
     Per batch: ``optimizer.zero_grad()``; ``y_hat = model.forward(X_batch)``;
     ``l, dy_hat = loss(y_hat, y_batch)``; ``model.backward(dy_hat)``; ``optimizer.step()``.
-    The model is in training mode for the epoch and in evaluation mode for ``val_data``.
-    Training metrics are averages over the epoch's batches (weighted by batch size),
-    computed on the fly like Keras does.
+    If the model's ``backward`` takes ``input_grad`` (``Sequential`` does), fit passes
+    ``input_grad=False``: the gradient with respect to the data is never used, so the
+    first layer need not compute it. The model is in training mode for the epoch and in
+    evaluation mode for ``val_data``. Training metrics are averages over the epoch's
+    batches (weighted by batch size), computed on the fly like Keras does.
 
     Args:
         model: a Layer/Sequential with forward, backward, params, grads, train, eval.
