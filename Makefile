@@ -51,7 +51,8 @@ nbval: setup
 		--nbval-kernel-name=$(KERNEL) --nbval-cell-timeout=$(NBVAL_CELL_TIMEOUT) solutions
 
 bench: setup
-	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+	@failed=0; for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || failed=1; done; \
+	exit $$failed
 
 # --- set-up: idempotent; the second run only checks the stamp -------------------------
 $(BIN)/python:

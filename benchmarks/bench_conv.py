@@ -85,7 +85,9 @@ def blas_threads(n: int | None):
 
 def bench_vs_tf(repeats: int, threads: int | None = None) -> list[float]:
     """Print and return the im2col / TF time ratio per case (NumPy BLAS limited to threads)."""
-    import tensorflow as tf
+    from course_utils.environment import import_tensorflow
+
+    tf = import_tensorflow()
 
     ratios = []
     rng = np.random.default_rng(0)
