@@ -53,7 +53,6 @@ __all__ = [
 _TINY = 1e-12
 
 
-
 # Upstream gradients are drawn from their own stream: with plain ``default_rng(seed)`` a
 # test that also draws ``x`` from ``default_rng(seed)`` gets a ``dout`` that is an affine
 # function of ``x``, which can make a true gradient vanish (batch norm's dx, for one).
@@ -63,6 +62,7 @@ _DOUT_STREAM = 0x6D6F7574
 def dout_rng(seed: int) -> np.random.Generator:
     """The generator that draws default upstream gradients (and sampled indices) for ``seed``."""
     return np.random.default_rng([seed, _DOUT_STREAM])
+
 
 def rel_error(a, b) -> float:
     """Relative error ``max|a - b| / max(max|a| + max|b|, 1e-12)`` of two same-shape arrays.
@@ -236,47 +236,30 @@ class GradReport:
         return "\n".join(t.describe() for t in self.tensors.values())
 
 
+def _unusable(
+    name: str, numerical: np.ndarray, analytic: Any, checked: np.ndarray | None, problem: str
+) -> TensorReport:
+    """A report for a gradient that cannot be compared at all (None, not numeric, wrong shape)."""
+    return TensorReport(name, float("inf"), None, None, None, numerical, analytic, checked, problem)
+
+
 def compare_gradients(
     name: str, numerical: np.ndarray, analytic, checked: np.ndarray | None = None
 ) -> TensorReport:
     """Build a ``TensorReport`` comparing ``analytic`` to ``numerical`` (at ``checked``)."""
     if analytic is None:
-        return TensorReport(
-            name,
-            float("inf"),
-            None,
-            None,
-            None,
-            numerical,
-            None,
-            checked,
-            "the gradient is None (did backward return / store it?)",
+        return _unusable(
+            name, numerical, None, checked, "the gradient is None (did backward return / store it?)"
         )
     try:
         got = np.asarray(analytic, dtype=np.float64)
     except (TypeError, ValueError) as exc:
-        return TensorReport(
-            name,
-            float("inf"),
-            None,
-            None,
-            None,
-            numerical,
-            analytic,
-            checked,
-            f"the gradient is not a numeric array ({exc})",
+        return _unusable(
+            name, numerical, analytic, checked, f"the gradient is not a numeric array ({exc})"
         )
     if got.shape != numerical.shape:
-        return TensorReport(
-            name,
-            float("inf"),
-            None,
-            None,
-            None,
-            numerical,
-            got,
-            checked,
-            f"expected shape {numerical.shape}, got {got.shape}",
+        return _unusable(
+            name, numerical, got, checked, f"expected shape {numerical.shape}, got {got.shape}"
         )
     num_flat, got_flat = numerical.ravel(), got.ravel()
     if checked is not None:
