@@ -45,11 +45,14 @@ from course_utils.grading import (  # noqa: E402
     expect_callable,
     fail,
     find_forbidden_calls,
+    is_remote,
     protect,
     resolve_dotted,
     seal,
     to_array,
 )
+from course_utils.grading.remote import NotTraceable  # noqa: E402
+from course_utils.grading.tfgraph import traced_op_types  # noqa: E402
 
 
 # ---------------------------------------------------------------------------------------
@@ -496,6 +499,44 @@ def _forbid(fn: Any, task: _Task) -> None:
         )
 
 
+#: TensorFlow operations that ARE the built-ins: whatever the source text says, a function
+#: whose graph runs one of these uses a forbidden built-in (``tf.raw_ops.Softmax``,
+#: ``operator.attrgetter("nn.softmax")(tf)``, a Keras activation...).
+FORBIDDEN_OPS = frozenset(
+    {
+        "Softmax",
+        "LogSoftmax",
+        "Sigmoid",
+        "Softplus",
+        "SoftmaxCrossEntropyWithLogits",
+        "SparseSoftmaxCrossEntropyWithLogits",
+    }
+)
+
+
+def _forbid_ops(fn: Any, task: _Task, tensors: Sequence[Any]) -> None:
+    """Fail when the graph ``fn`` runs on these inputs holds a forbidden operation.
+
+    A function that cannot be traced has no graph to read: it leaves TensorFlow, and the
+    gradient checks fail it (no gradient reaches the inputs).
+    """
+    try:
+        ops = traced_op_types(fn, tensors)
+    except NotTraceable as exc:
+        fail(f"`{task.fn_name}`: {exc}")
+    except Exception:  # noqa: BLE001  (tracing runs the student's code; see above)
+        GUARD.restore()
+        return
+    used = sorted(ops & FORBIDDEN_OPS)
+    if used:
+        fail(
+            f"`{task.fn_name}` must be written with basic TensorFlow operations, but the "
+            f"graph it runs contains the built-in operation{'s' if len(used) > 1 else ''} "
+            f"{', '.join(used)} (tf.nn / tf.math / Keras / tf.raw_ops versions of softmax, "
+            f"sigmoid, softplus or a cross-entropy).\nHint: {task.forbid_hint}"
+        )
+
+
 def _tf_error_hint(exc: BaseException) -> str | None:
     text = str(exc)
     if "expected to be a" in text and "tensor" in text:
@@ -586,8 +627,13 @@ def _check_case(
     seed: int = 0,
     extreme: bool = False,
     numerical: bool = False,
+    first: bool = False,
 ) -> None:
-    """Forward values, dtype, stability and GradientTape gradients of one input."""
+    """Forward values, dtype, stability and GradientTape gradients of one input.
+
+    ``first``: also check the operations of the traced graph (done for every case when
+    ``fn`` is a proxy: its graph is traced anyway).
+    """
     dtype = np.dtype(dtype)
     inputs = [np.asarray(a, dtype=dtype) for a in inputs]
     tensors = [tf.constant(a) for a in inputs]
@@ -609,6 +655,9 @@ def _check_case(
     with tf.GradientTape() as tape:
         tape.watch(tensors[0])
         got = call_student(fn, *tensors, label=label, hint=_tf_error_hint)
+        GUARD.restore()
+        if first or is_remote(fn):
+            _forbid_ops(fn, task, tensors)
         _check_forward(task, got, expected, inputs, dtype, case, extreme)
         target = _gradient_target(got, dout)
     grad = _dense(tape.gradient(target, tensors[0]))
@@ -694,7 +743,9 @@ SOFTMAX_X = np.array(
 def check_softmax(softmax) -> None:
     """Visible: the 3x4 example (values, dtype, gradients) and logits of ±1000."""
     _start(softmax, _SOFTMAX)
-    _check_case(_SOFTMAX, softmax, [SOFTMAX_X], np.float64, "on the 3x4 example", numerical=True)
+    _check_case(
+        _SOFTMAX, softmax, [SOFTMAX_X], np.float64, "on the 3x4 example", numerical=True, first=True
+    )
     for dtype in (np.float64, np.float32):
         _check_case(
             _SOFTMAX,
@@ -729,7 +780,7 @@ def check_softmax_hidden(softmax) -> None:
     """Hidden: 1-D to 3-D shapes, float32 and float64, large and extreme logits."""
     _start(softmax, _SOFTMAX)
     for i, (inputs, dtype, case, flags) in enumerate(_softmax_cases()):
-        _check_case(_SOFTMAX, softmax, inputs, dtype, case, seed=i, **flags)
+        _check_case(_SOFTMAX, softmax, inputs, dtype, case, seed=i, first=i == 0, **flags)
 
 
 # ---------------------------------------------------------------------------------------
@@ -743,7 +794,9 @@ SIGMOID_EXTREME = np.array([[-1000.0, -100.0, -89.0, -30.0], [30.0, 89.0, 100.0,
 def check_sigmoid(sigmoid) -> None:
     """Visible: a 2x3 example (values, dtype, gradients) and inputs up to ±1000."""
     _start(sigmoid, _SIGMOID)
-    _check_case(_SIGMOID, sigmoid, [SIGMOID_X], np.float64, "on the 2x3 example", numerical=True)
+    _check_case(
+        _SIGMOID, sigmoid, [SIGMOID_X], np.float64, "on the 2x3 example", numerical=True, first=True
+    )
     for dtype in (np.float64, np.float32):
         _check_case(
             _SIGMOID,
@@ -775,7 +828,7 @@ def check_sigmoid_hidden(sigmoid) -> None:
     """Hidden: random shapes, float32 and float64, inputs up to ±1e4."""
     _start(sigmoid, _SIGMOID)
     for i, (inputs, dtype, case, flags) in enumerate(_sigmoid_cases()):
-        _check_case(_SIGMOID, sigmoid, inputs, dtype, case, seed=i, **flags)
+        _check_case(_SIGMOID, sigmoid, inputs, dtype, case, seed=i, first=i == 0, **flags)
 
 
 # ---------------------------------------------------------------------------------------
@@ -805,6 +858,7 @@ def check_softmax_ce(softmax_ce) -> None:
         np.float64,
         "on the 4x3 example",
         numerical=True,
+        first=True,
     )
     for dtype in (np.float64, np.float32):
         _check_case(
@@ -847,7 +901,7 @@ def check_softmax_ce_hidden(softmax_ce) -> None:
     """Hidden: random N and C (N = 1 too), float32 and float64, logits up to ±1000s."""
     _start(softmax_ce, _SOFTMAX_CE)
     for i, (inputs, dtype, case, flags) in enumerate(_softmax_ce_cases()):
-        _check_case(_SOFTMAX_CE, softmax_ce, inputs, dtype, case, seed=i, **flags)
+        _check_case(_SOFTMAX_CE, softmax_ce, inputs, dtype, case, seed=i, first=i == 0, **flags)
 
 
 # ---------------------------------------------------------------------------------------
@@ -872,6 +926,7 @@ def check_sigmoid_ce(sigmoid_ce) -> None:
         np.float64,
         "on the 3x4 example",
         numerical=True,
+        first=True,
     )
     for dtype in (np.float64, np.float32):
         _check_case(
@@ -914,7 +969,7 @@ def check_sigmoid_ce_hidden(sigmoid_ce) -> None:
     """Hidden: random shapes (1-D to 3-D), float32 and float64, logits up to ±1e4."""
     _start(sigmoid_ce, _SIGMOID_CE)
     for i, (inputs, dtype, case, flags) in enumerate(_sigmoid_ce_cases()):
-        _check_case(_SIGMOID_CE, sigmoid_ce, inputs, dtype, case, seed=i, **flags)
+        _check_case(_SIGMOID_CE, sigmoid_ce, inputs, dtype, case, seed=i, first=i == 0, **flags)
 
 
 # Read-only data and task descriptions (restored by the guard if changed anyway).

@@ -3,12 +3,12 @@
 A check is a function decorated with ``@check`` that builds inputs, calls the student's
 object through ``call_student`` and compares with ``assert_close`` /
 ``assert_*_gradients`` / ``check_stable`` / ``forbid_calls``. On success it prints exactly
-one line, ``✔ <check_name> passed`` (plus `` [<token>]`` when ``COURSE_GRADER_KEY`` was set
-at import); on failure it raises the genuine ``AssertionError`` with a message a student
-can act on. Nothing is ever written to stderr.
+one line, ``✔ <check_name> passed``; on failure it raises the genuine ``AssertionError``
+with a message a student can act on. Nothing is ever written to stderr.
 
-Importing this package captures the references the checks rely on; see ``_core`` for the
-tamper-resistance protocol (guard, sealed modules, keyed markers) and its residual risk.
+The same check runs in the student's kernel (visible checks while they work) and, at
+grading time, in the grader process against proxies of the student's objects (``remote``,
+``kernel_server``, ``wire``): see ``_core`` for what that means for writing a check.
 """
 
 from course_utils import gradcheck as _gradcheck
@@ -22,15 +22,13 @@ from ._core import (
     checks_called_in,
     describe_value,
     expect_callable,
-    expected_marker,
     fail,
-    find_markers,
     protect,
     quiet,
     registered_checks,
     seal,
     suspicious_lines,
-    verify_markers,
+    type_name,
 )
 from .compare import assert_close, assert_scalar, to_array, value_hints
 from .gradients import (
@@ -41,6 +39,7 @@ from .gradients import (
     diagnose_gradient,
 )
 from .inspection import find_forbidden_calls, forbid_calls, resolve_dotted
+from .remote import assign_student_array, is_remote, reference
 from .stability import EXTREME_LOGITS, check_stable
 
 __all__ = [
@@ -54,6 +53,7 @@ __all__ = [
     "assert_layer_gradients",
     "assert_numerical_gradient",
     "assert_scalar",
+    "assign_student_array",
     "call_student",
     "check",
     "check_stable",
@@ -61,20 +61,20 @@ __all__ = [
     "describe_value",
     "diagnose_gradient",
     "expect_callable",
-    "expected_marker",
     "fail",
     "find_forbidden_calls",
-    "find_markers",
     "forbid_calls",
+    "is_remote",
     "protect",
     "quiet",
+    "reference",
     "registered_checks",
     "resolve_dotted",
     "seal",
     "suspicious_lines",
     "to_array",
     "value_hints",
-    "verify_markers",
+    "type_name",
 ]
 
 protect(_gradcheck)
@@ -84,6 +84,7 @@ for _name in (
     "course_utils.grading.gradients",
     "course_utils.grading.inspection",
     "course_utils.grading.stability",
+    "course_utils.grading.remote",
     "course_utils.grading",
 ):
     seal(_name)

@@ -1,42 +1,28 @@
-"""The trusted core of the grading machinery: captured references, guard, seal, markers.
+"""The core of the grading machinery: calling student code, the check decorator, the guard.
 
-Student code runs in the same Python process as the checks, *after* this module was
-imported by the notebook's locked setup cell. This module therefore
+A check runs in one of two places, with the same code and the same messages:
 
-- captures, at import time, the references the checks rely on (``AssertionError``,
-  ``print``, the NumPy functions used to compare) and snapshots what they live in: the
-  types and built-in functions of ``builtins``, the namespaces of ``numpy``,
-  ``numpy.linalg``, ``numpy.random``, ``hmac``, ``hashlib``, ``course_utils.gradcheck``,
-  and, for the grading modules and every sealed ``grader_tests`` module, their globals,
-  their functions' ``__code__``/defaults/closure cells and their classes' methods.
-  ``GUARD.restore()`` undoes any change to all of it; a check calls it when it starts,
-  after every call into student code and before printing its success line, so
-  ``numpy.allclose = lambda *a, **k: True``, ``builtins.AssertionError = ...`` or
-  ``welcome._reference.__code__ = ...`` done in an answer cell has no effect on a check
-  (and the kernel stays restored afterwards);
-- seals ``grader_tests`` modules: ``welcome.check_accuracy = ...`` / ``del`` raise
-  AttributeError;
-- reads the grading key from ``COURSE_GRADER_KEY`` ONCE, removes it from ``os.environ``,
-  overwrites its bytes in the process's initial environment block (so
-  ``/proc/self/environ`` no longer shows it) and keeps it only in a closure;
-- prints, on success, exactly one line ``✔ <check_name> passed``, followed, when a key is
-  present AND the check is a genuine one (defined in a sealed ``grader_tests.*`` module and
-  run through the ``check`` wrapper), by `` [<token>]`` with
-  ``token = hmac.new(key, check_name.encode(), "sha256").hexdigest()[:16]``. An
-  out-of-kernel audit (``verify_markers``) compares these with the saved outputs, so a
-  replaced check, one's own ``@check(name="check_accuracy")``, an exception handler that
-  swallows the AssertionError or ``sys.exit`` all end without a valid marker.
+- **locally**, in the student's own kernel (the visible checks while a student works, and
+  ``nbgrader validate``): the student's objects are the real ones;
+- **at grading time**, in the grader process (``course_utils.instructor.execute``), which
+  never runs student code: the student's objects are ``remote.Remote`` proxies into the
+  sandboxed kernel, and every value comes back as a copy. The verdict of a test cell is
+  whether its checks raised, decided in the grader; nothing the kernel prints counts.
 
-Residual risk, honestly: this is tamper-*resistance*, not isolation. Code in the same
-process can still, with deliberate effort, dig the key out of memory (closure cells,
-``gc``, ``ctypes``; or the parent process's environment if the key was there when that
-process started), forge a ``grader_tests.*`` module in ``sys.modules``, patch the guard's
-own class, or replay a marker it captured earlier in the same run (tokens depend on the
-check name only). Mitigations that belong to the pipeline: a fresh random key per autograde
-run, set in the launching process's ``os.environ`` at run time (never on a command line or
-in a parent's start-up environment); require each marker in the output of the test cell
-that calls that check; flag answer cells with ``suspicious_lines`` for a human look; and,
-for real isolation, grade each submission in its own container without network.
+Every call into student code goes through ``call_student`` (exceptions become messages,
+arguments are checked for in-place changes), and ``check`` makes a function a check:
+quiet (no stderr, no warnings), one success line ``✔ <name> passed``, the genuine
+``AssertionError`` on failure.
+
+For the local case this module also keeps checks meaningful when an answer cell
+monkeypatches what they use (``numpy.allclose = lambda *a: True``, a rebound
+``AssertionError``, a replaced check): it captures, when the setup cell imports grading,
+the references the checks rely on and snapshots the namespaces they live in
+(``builtins``, ``numpy``, ``numpy.linalg``, ``numpy.random``, the grading modules and every
+sealed ``grader_tests`` module); ``GUARD.restore()`` undoes any change to them before a
+check starts and after every call into student code, and ``seal`` makes ``grader_tests``
+modules read-only. That protects a student from confusing results in their own kernel; it
+is not what grades are based on (see ``course_utils/instructor/README.md``).
 """
 
 from __future__ import annotations
@@ -44,22 +30,21 @@ from __future__ import annotations
 import builtins
 import contextlib
 import functools
-import hashlib
-import hmac
 import inspect
 import io
 import logging
-import os
 import re
 import sys
 import types
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import numpy.linalg
 import numpy.random
+
+from .remote import Remote, RemoteCallable, _is_tf_tensor, remote_description
 
 __all__ = [
     "AssertionError_",
@@ -69,18 +54,15 @@ __all__ = [
     "check",
     "checks_called_in",
     "expect_callable",
-    "expected_marker",
     "fail",
-    "find_markers",
     "protect",
     "quiet",
     "registered_checks",
     "seal",
     "suspicious_lines",
-    "verify_markers",
+    "type_name",
 ]
 
-KEY_ENV = "COURSE_GRADER_KEY"
 MARK = "✔"
 
 # ---------------------------------------------------------------------------------------
@@ -89,8 +71,6 @@ MARK = "✔"
 AssertionError_ = builtins.AssertionError
 _print = builtins.print
 _Exception = builtins.Exception
-_hmac_new = hmac.new
-_sha256 = hashlib.sha256
 
 #: The NumPy functions the comparison code uses, captured at import.
 NP = types.SimpleNamespace(
@@ -222,7 +202,7 @@ def _function_state(fn: types.FunctionType) -> tuple:
 GUARD = Guard()
 GUARD.protect_dict(vars(builtins), only=_is_builtin_thing)
 # Not ``warnings``: ``catch_warnings`` legitimately rebinds ``warnings.filters``.
-for _mod in (np, numpy.linalg, numpy.random, hmac, hashlib):
+for _mod in (np, numpy.linalg, numpy.random):
     GUARD.protect_dict(vars(_mod))
 GUARD.protect_dict(vars(NP))
 
@@ -286,9 +266,7 @@ def seal(module_name: str) -> types.ModuleType:
     """Make ``sys.modules[module_name]`` read-only and snapshot it for the guard.
 
     Put ``seal(__name__)`` as the LAST line of every ``grader_tests`` module. The module's
-    globals, its functions (code, defaults, closures) and its classes are snapshotted;
-    checks defined in a ``grader_tests.*`` module become the only ones whose success
-    line carries a token.
+    globals, its functions (code, defaults, closures) and its classes are snapshotted.
     """
     module = sys.modules[module_name]
     GUARD.protect_dict(vars(module))
@@ -298,10 +276,6 @@ def seal(module_name: str) -> types.ModuleType:
             inner = getattr(value, "__wrapped__", None)
             if isinstance(inner, types.FunctionType):
                 GUARD.protect_function(inner)
-            if module_name.startswith("grader_tests.") and isinstance(
-                getattr(value, "check_name", None), str
-            ):
-                _register_genuine(value)
         elif isinstance(value, type) and getattr(value, "__module__", None) == module_name:
             GUARD.protect_class(value)
     if not isinstance(module, SealedModule):
@@ -310,83 +284,10 @@ def seal(module_name: str) -> types.ModuleType:
 
 
 # ---------------------------------------------------------------------------------------
-# The grading key and success markers
+# Success lines and test-cell sources
 # ---------------------------------------------------------------------------------------
-def _scrub_initial_environment(name: str) -> None:
-    """Overwrite the value of ``name`` in the C environment block (Linux /proc/self/environ)."""
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None)
-        libc.getenv.restype = ctypes.c_void_p
-        libc.getenv.argtypes = [ctypes.c_char_p]
-        ptr = libc.getenv(name.encode())
-        if ptr:
-            length = len(ctypes.string_at(ptr))
-            ctypes.memset(ptr, ord("0"), length)
-    except Exception:  # best effort: not every platform has a libc with getenv
-        pass
-
-
-def _make_emitter() -> tuple[Callable[[str], None], Callable[[Callable], None]]:
-    """Read the key once; return ``(emit, register_genuine)``, holding the key in a closure.
-
-    ``emit(check_name)`` prints the success line. The token is added only when the caller
-    is the ``wrapper`` frame of ``check`` (the code object is compared) running a check
-    function that ``seal`` registered from a ``grader_tests.*`` module under that name:
-    calling ``emit`` directly, or decorating one's own function with ``@check(name=...)``,
-    gives a line without a token, which the audit rejects.
-    """
-    raw = os.environ.get(KEY_ENV)
-    if raw is not None:
-        _scrub_initial_environment(KEY_ENV)
-        os.environ.pop(KEY_ENV, None)
-    key = raw.encode() if raw else None
-    genuine: list[tuple[Callable, str]] = []
-    getframe, hmac_new, sha256, write = sys._getframe, _hmac_new, _sha256, _print
-
-    def register_genuine(wrapper: Callable) -> None:
-        inner = getattr(wrapper, "__wrapped__", None)
-        if inner is not None and not any(g is inner for g, _ in genuine):
-            genuine.append((inner, wrapper.check_name))
-
-    def emit(check_name: str) -> None:
-        caller = getframe(1)
-        token = None
-        if key is not None and caller.f_code is _WRAPPER_CODE:
-            f = caller.f_locals.get("f")
-            if any(g is f and name == check_name for g, name in genuine):
-                token = hmac_new(key, check_name.encode(), sha256).hexdigest()[:16]
-        line = f"{MARK} {check_name} passed" + (f" [{token}]" if token else "")
-        write(line, file=sys.stdout, flush=True)
-
-    return emit, register_genuine
-
-
-def expected_marker(check_name: str, key: str | bytes | None) -> str:
-    """The exact success line a passing ``check_name`` prints when graded with ``key``."""
-    if not key:
-        return f"{MARK} {check_name} passed"
-    if isinstance(key, str):
-        key = key.encode()
-    token = hmac.new(key, check_name.encode(), hashlib.sha256).hexdigest()[:16]
-    return f"{MARK} {check_name} passed [{token}]"
-
-
-_MARKER_RE = re.compile(rf"{MARK} ([A-Za-z_][A-Za-z0-9_.]*) passed(?: \[([0-9a-f]{{16}})\])?")
-
-
-def find_markers(text: str) -> set[str]:
-    """Every success marker line found in ``text`` (as ``expected_marker`` spells them)."""
-    return {m.group(0) for m in _MARKER_RE.finditer(text)}
-
-
-def verify_markers(
-    output_text: str, check_names: Iterable[str], key: str | bytes | None
-) -> list[str]:
-    """Names from ``check_names`` whose correctly keyed marker is NOT in ``output_text``."""
-    found = find_markers(output_text)
-    return [name for name in check_names if expected_marker(name, key) not in found]
+def _emit(check_name: str) -> None:
+    _print(f"{MARK} {check_name} passed", file=sys.stdout, flush=True)
 
 
 def checks_called_in(source: str) -> list[str]:
@@ -456,31 +357,47 @@ _LIBRARY_PREFIXES = (
 )
 
 
+def type_name(v: Any) -> str:
+    """The class name of ``v``, also for a proxy of a student object (its kernel-side type)."""
+    if isinstance(v, Remote):
+        return remote_description(v).get("type", "object")
+    return type(v).__name__
+
+
 def expect_callable(obj: Any, name: str, *, kind: str = "function") -> None:
     """Fail unless ``obj`` is the student's own Python function/class (not a library one)."""
-    if obj is None or not callable(obj):
+    if isinstance(obj, Remote):
+        desc = remote_description(obj)
+        builtin, module = desc.get("kind") == "builtin", str(desc.get("module") or "")
+        if desc.get("is_partial"):
+            builtin, module = False, ""  # as locally: a partial of the student's function
+        callable_ = bool(desc.get("callable"))
+    else:
+        target = obj.func if isinstance(obj, functools.partial) else obj
+        module = getattr(target, "__module__", None) or ""
+        builtin = isinstance(target, types.BuiltinFunctionType | np.ufunc)
+        callable_ = obj is not None and callable(obj)
+    if not callable_:
         fail(
-            f"expected your {kind} `{name}`, got {type(obj).__name__} {obj!r:.60}; "
+            f"expected your {kind} `{name}`, got {type_name(obj)} {obj!r:.60}; "
             f"did you run the cell that defines `{name}`?"
         )
-    target = obj.func if isinstance(obj, functools.partial) else obj
-    module = getattr(target, "__module__", None) or ""
-    if (
-        isinstance(target, types.BuiltinFunctionType | np.ufunc)
-        or module.split(".")[0] in _LIBRARY_PREFIXES
-    ):
+    if builtin or module.split(".")[0] in _LIBRARY_PREFIXES:
         fail(f"`{name}` must be your own {kind}, not a library one ({module or 'builtin'})")
 
 
 def _arg_names(fn: Callable, n: int) -> list[str]:
-    try:
-        params = [
-            p.name
-            for p in inspect.signature(fn).parameters.values()
-            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
-        ]
-    except (TypeError, ValueError):
-        params = []
+    if isinstance(fn, Remote):
+        params = [str(p) for p in remote_description(fn).get("params", [])]
+    else:
+        try:
+            params = [
+                p.name
+                for p in inspect.signature(fn).parameters.values()
+                if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+            ]
+        except (TypeError, ValueError):
+            params = []
     return [params[i] if i < len(params) else f"argument {i + 1}" for i in range(n)]
 
 
@@ -488,6 +405,8 @@ def describe_value(v: Any) -> str:
     """Short description of an argument: shape and dtype for arrays, repr otherwise."""
     if isinstance(v, np.ndarray):
         return f"shape {v.shape} {v.dtype}"
+    if isinstance(v, Remote):
+        return f"{type_name(v)} {v!r:.40}"
     shape = getattr(v, "shape", None)
     if shape is not None and hasattr(v, "dtype"):
         return f"{type(v).__name__} of shape {tuple(shape)} {getattr(v.dtype, 'name', v.dtype)}"
@@ -516,7 +435,28 @@ def _explain_exception(exc: BaseException, label: str, names, args) -> str:
             f"{label} is not implemented yet (it raised NotImplementedError): replace the "
             f"`raise NotImplementedError` line with your code"
         )
-    return f"{label} raised {type(exc).__name__}: {exc}  (called with {called})"
+    kind = getattr(exc, "remote_type", None) or type(exc).__name__
+    return f"{label} raised {kind}: {exc}  (called with {called})"
+
+
+def _run_student(fn: Callable, args: tuple, kwargs: dict, before: list) -> tuple[Any, dict]:
+    """``(result, {index: new value of a positional array argument changed in place})``.
+
+    ``before`` holds copies of the array arguments taken before the call (None for others).
+    A proxied student function reports its own changes (its arguments were copies); a
+    TensorFlow function called with tensors runs as a graph here (``remote``).
+    """
+    traced = bool(args) and not kwargs and all(_is_tf_tensor(a) for a in args)
+    if isinstance(fn, RemoteCallable) and not traced:
+        reply = fn.call(args, kwargs)
+        return reply["value"], reply["mutated"]
+    result = fn(*args, **kwargs)
+    mutated = {
+        i: arg
+        for i, (arg, copy) in enumerate(zip(args, before, strict=True))
+        if copy is not None and (arg.shape != copy.shape or not _same(arg, copy))
+    }
+    return result, mutated
 
 
 def call_student(
@@ -533,14 +473,16 @@ def call_student(
     its input (``scores -= scores.max()``) fails with the argument's name and the first
     changed entry. An exception from student code becomes an AssertionError (chained to
     the original) naming the call and the argument shapes; ``hint`` adds a sentence.
-    The guard is restored after the call, whatever the student code did.
+    The guard is restored after the call, whatever the student code did. ``fn`` may be a
+    proxy of a student function (``remote``): then the call runs in the student's kernel
+    and the result is a copy.
     """
-    label = label or f"`{getattr(fn, '__name__', 'your function')}`"
+    label = label or f"`{getattr(fn, '__name__', None) or 'your function'}`"
     names = _arg_names(fn, len(args))
     before = [NP.array(a, copy=True) if isinstance(a, np.ndarray) else None for a in args]
     try:
         with quiet():
-            result = fn(*args, **kwargs)
+            result, mutated = _run_student(fn, args, kwargs, before)
     except _Exception as exc:
         GUARD.restore()
         message = _explain_exception(exc, label, names, args)
@@ -550,16 +492,14 @@ def call_student(
         raise AssertionError_(message) from exc
     GUARD.restore()
     if check_mutation:
-        for name, arg, copy in zip(names, args, before, strict=True):
-            if copy is None:
-                continue
-            if arg.shape != copy.shape or not _same(arg, copy):
-                fail(
-                    f"{label} modified its argument `{name}` in place "
-                    f"({_first_difference(copy, arg)}). Work on a copy instead, e.g. "
-                    f"`{name} = {name} - ...` rather than `{name} -= ...`, or "
-                    f"`{name}.copy()` before assigning into it."
-                )
+        for index, now in sorted(mutated.items()):
+            name, copy = names[index], before[index]
+            fail(
+                f"{label} modified its argument `{name}` in place "
+                f"({_first_difference(copy, NP.array(now))}). Work on a copy instead, e.g. "
+                f"`{name} = {name} - ...` rather than `{name} -= ...`, or "
+                f"`{name}.copy()` before assigning into it."
+            )
     return result
 
 
@@ -612,7 +552,4 @@ def _make_wrapper(f: Callable, check_name: str) -> Callable:
     return wrapper
 
 
-_WRAPPER_CODE = next(c for c in _make_wrapper.__code__.co_consts if isinstance(c, types.CodeType))
-_emit, _register_genuine = _make_emitter()
-del _make_emitter
 GUARD.protect_function(_make_wrapper)

@@ -36,6 +36,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from ._core import _LIBRARY_PREFIXES, fail
+from .remote import current_link, is_remote, remote_description
 
 __all__ = ["find_forbidden_calls", "forbid_calls"]
 
@@ -448,11 +449,39 @@ def find_forbidden_calls(obj: Any, names: Iterable[Any], max_depth: int = 2) -> 
             "course_utils.functional.softmax"; "tf"/"np" aliases are understood) or objects.
         max_depth: how many levels of the student's own helper functions to follow.
     """
+    if is_remote(obj):
+        return _remote_findings(obj, names, max_depth)
     forbidden = _Forbidden(names)
     scanner = _Scanner(forbidden, max_depth)
     label = getattr(obj, "__name__", type(obj).__name__)
     scanner.scan(obj, 0, f"`{label}`")
     return scanner.violations
+
+
+def _dotted(item: Any) -> str:
+    if isinstance(item, str):
+        return item
+    return f"{getattr(item, '__module__', '?')}.{getattr(item, '__qualname__', item)}"
+
+
+def _remote_findings(obj: Any, names: Iterable[Any], max_depth: int) -> list[str]:
+    """The scan of a student's object in its own kernel, plus the grader's static scan.
+
+    The kernel runs this same scanner on the live object (same messages as a local check),
+    but its answer is only what the student's process says; ``static_scan`` reads the
+    notebook's own source text in the grader and cannot be talked out of what it sees.
+    """
+    from .static_scan import static_findings
+
+    dotted = [_dotted(n) for n in names]
+    link = current_link()
+    found = obj._request("scan", names=dotted, max_depth=max_depth)
+    if not isinstance(found, list) or not all(isinstance(f, str) for f in found):
+        fail("the grader could not inspect your code in the kernel (an unreadable answer)")
+    if found:
+        return found[:50]
+    sources = link.sources if link is not None else []
+    return static_findings(sources, remote_description(obj).get("name", ""), dotted)
 
 
 def forbid_calls(
@@ -470,7 +499,7 @@ def forbid_calls(
     violations = find_forbidden_calls(obj, names, max_depth=max_depth)
     if violations:
         shown = "\n  ".join(violations[:5])
-        label = getattr(obj, "__name__", "your code")
+        label = getattr(obj, "__name__", None) or "your code"
         forbidden = ", ".join(
             n if isinstance(n, str) else getattr(n, "__name__", "?") for n in names
         )

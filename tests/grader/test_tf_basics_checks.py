@@ -7,7 +7,6 @@ catalogue ``wrong/tf_basics_wrong.py`` with the expected diagnosis in its messag
 
 from __future__ import annotations
 
-import importlib.util
 import warnings
 from pathlib import Path
 
@@ -18,11 +17,9 @@ import tensorflow as tf
 from course_utils.grading import resolve_dotted
 from grader_tests import tf_basics
 
-_spec = importlib.util.spec_from_file_location(
-    "tf_basics_wrong", Path(__file__).parent / "wrong" / "tf_basics_wrong.py"
-)
-catalogue = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(catalogue)
+from remote_kernel import catalogue_namespaces
+
+catalogue, cat = catalogue_namespaces(Path(__file__).parent / "wrong" / "tf_basics_wrong.py")
 
 TASKS = ("softmax", "sigmoid", "softmax_ce", "sigmoid_ce")
 CHECKS = {
@@ -33,16 +30,16 @@ CHECKS = {
 REAL_ASSERTION_ERROR = AssertionError
 
 CORRECT_CASES = [
-    pytest.param(f"check_{task}{suffix}", impl, id=f"{impl.__name__}-check_{task}{suffix}")
+    pytest.param(task, i, f"check_{task}{suffix}", id=f"{impl.__name__}-check_{task}{suffix}")
     for task, impls in catalogue.CORRECT.items()
-    for impl in impls
+    for i, impl in enumerate(impls)
     for suffix in ("", "_hidden")
 ]
 
 
-@pytest.mark.parametrize(("check_name", "impl"), CORRECT_CASES)
-def test_check_passes_correct_implementations(check_name, impl, capfd):
-    CHECKS[check_name](impl)
+@pytest.mark.parametrize(("task", "index", "check_name"), CORRECT_CASES)
+def test_check_passes_correct_implementations(task, index, check_name, cat, capfd):
+    CHECKS[check_name](cat.CORRECT[task][index])
     out, err = capfd.readouterr()
     assert out == f"✔ {check_name} passed\n"
     assert err == ""
@@ -56,8 +53,8 @@ WRONG_CASES = [
 
 
 @pytest.mark.parametrize(("wrong_name", "check_name"), WRONG_CASES)
-def test_check_rejects_wrong_implementation_with_diagnosis(wrong_name, check_name, capfd):
-    task, impl, pattern, _ = catalogue.WRONG[wrong_name]
+def test_check_rejects_wrong_implementation_with_diagnosis(wrong_name, check_name, cat, capfd):
+    task, impl, pattern, _ = cat.WRONG[wrong_name]
     assert check_name.startswith(f"check_{task}")
     with pytest.raises(REAL_ASSERTION_ERROR) as info:
         CHECKS[check_name](impl)
@@ -90,9 +87,9 @@ def test_every_task_is_checked_against_wrong_entries_visible_and_hidden():
         assert checks == {f"check_{task}", f"check_{task}_hidden"}
 
 
-def test_axis1_softmax_passes_the_visible_check_only():
+def test_axis1_softmax_passes_the_visible_check_only(cat):
     # A hard-coded axis=1 is right for 2-D input: only the hidden 1-D/3-D cases expose it.
-    tf_basics.check_softmax(catalogue.softmax_axis1)
+    tf_basics.check_softmax(cat.softmax_axis1)
 
 
 def test_naive_sigmoid_in_tensorflow_is_silent_and_right_forward_but_nan_backward():
@@ -181,9 +178,9 @@ def test_hidden_cases_cover_shapes_dtypes_and_extremes():
     assert any(logits.shape[0] == 1 for (logits, _), *_ in tf_basics._softmax_ce_cases())
 
 
-def test_checks_leave_the_kernel_quiet_and_tensorflow_unpatched(capfd):
+def test_checks_leave_the_kernel_quiet_and_tensorflow_unpatched(cat, capfd):
     original = tf.nn.softmax
-    tf_basics.check_softmax(catalogue.softmax_reference)
+    tf_basics.check_softmax(cat.softmax_reference)
     assert tf.nn.softmax is original
     out, err = capfd.readouterr()
     assert out == "✔ check_softmax passed\n" and err == ""

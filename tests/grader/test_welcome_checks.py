@@ -2,23 +2,22 @@
 
 Every check passes the reference and the alternative correct implementations, prints
 exactly one line and nothing on stderr, and rejects each known-wrong implementation of the
-catalogue ``wrong/welcome_wrong.py`` with the expected diagnosis in its message.
+catalogue ``wrong/welcome_wrong.py`` with the expected diagnosis in its message; both in
+the student's process and across the grading link (``cat`` is parametrized, see
+``remote_kernel``).
 """
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
 
 from grader_tests import welcome
 
-_spec = importlib.util.spec_from_file_location(
-    "welcome_wrong", Path(__file__).parent / "wrong" / "welcome_wrong.py"
-)
-catalogue = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(catalogue)
+from remote_kernel import catalogue_namespaces
+
+catalogue, cat = catalogue_namespaces(Path(__file__).parent / "wrong" / "welcome_wrong.py")
 
 CHECKS = {
     "check_accuracy": welcome.check_accuracy,
@@ -28,9 +27,10 @@ REAL_ASSERTION_ERROR = AssertionError
 
 
 @pytest.mark.parametrize("check_name", CHECKS)
-@pytest.mark.parametrize("impl", catalogue.CORRECT, ids=lambda f: f.__name__)
-def test_check_passes_correct_implementations(check_name, impl, capfd):
-    CHECKS[check_name](impl)
+@pytest.mark.parametrize("index", range(len(catalogue.CORRECT)),
+                         ids=[f.__name__ for f in catalogue.CORRECT])
+def test_check_passes_correct_implementations(check_name, index, cat, capfd):
+    CHECKS[check_name](cat.CORRECT[index])
     out, err = capfd.readouterr()
     assert out == f"✔ {check_name} passed\n"
     assert err == ""
@@ -44,8 +44,8 @@ WRONG_CASES = [
 
 
 @pytest.mark.parametrize(("wrong_name", "check_name"), WRONG_CASES)
-def test_check_rejects_wrong_implementation_with_diagnosis(wrong_name, check_name, capfd):
-    impl, pattern, _ = catalogue.WRONG[wrong_name]
+def test_check_rejects_wrong_implementation_with_diagnosis(wrong_name, check_name, cat, capfd):
+    impl, pattern, _ = cat.WRONG[wrong_name]
     with pytest.raises(REAL_ASSERTION_ERROR) as info:
         CHECKS[check_name](impl)
     message = str(info.value)
@@ -55,16 +55,16 @@ def test_check_rejects_wrong_implementation_with_diagnosis(wrong_name, check_nam
     assert out == "" and err == ""
 
 
-def test_hard_coded_visible_answer_passes_only_the_visible_check():
+def test_hard_coded_visible_answer_passes_only_the_visible_check(cat):
     # Documents why the hidden check exists: the visible one alone can be gamed.
-    welcome.check_accuracy(catalogue.hard_coded_visible_answer)
+    welcome.check_accuracy(cat.hard_coded_visible_answer)
 
 
-def test_checks_do_not_modify_their_module_data():
+def test_checks_do_not_modify_their_module_data(cat):
     before = (welcome._SCORES.copy(), welcome._Y.copy())
-    welcome.check_accuracy(catalogue.reference)
+    welcome.check_accuracy(cat.reference)
     with pytest.raises(REAL_ASSERTION_ERROR):
-        welcome.check_accuracy(catalogue.mutates_scores)
+        welcome.check_accuracy(cat.mutates_scores)
     assert (welcome._SCORES == before[0]).all() and (welcome._Y == before[1]).all()
 
 
