@@ -31,10 +31,11 @@ The instructor workflow of the course (nbgrader underneath):
   course feedback A                       feedback/<student>/A/*.html
   course export [--to grades.csv]         one row per student per assignment
 
-Students never lose a grade to a broken neighbour: each submission runs in its own scratch
-course with a memory cap, a wall clock and a per-cell timeout; results are merged into
-gradebook.db one at a time; kernels that die keep the points earned before the crash;
-test cells that earned points without the checks' keyed success markers are set to 0.
+Students never lose a grade to a broken or hostile neighbour: each submission runs in its
+own scratch course, its kernel in a bubblewrap sandbox (no network, no other files) with a
+memory cap, a wall clock and a per-cell timeout; every test cell's checks run in the
+grader, outside the student's kernel; results are merged into gradebook.db one at a time;
+kernels that die keep the points earned before the crash.
 Exit status: 0 unless the set-up itself failed (1) or the command line is wrong (2).
 """
 
@@ -114,6 +115,13 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="keep the scratch folders under .course_work/ for debugging",
     )
+    a.add_argument(
+        "--no-sandbox",
+        dest="sandbox",
+        action="store_false",
+        help="run students' kernels without bubblewrap (no isolation: every row says "
+        "'unsandboxed'); the checks still run outside the kernel",
+    )
 
     f = sub.add_parser("feedback", help="generate feedback HTML (feedback/<student>/...)")
     f.add_argument("assignment", metavar="ASSIGNMENT")
@@ -164,6 +172,7 @@ def cmd_autograde(course: Course, args, passthrough: list[str]) -> int:
         cell_timeout=args.cell_timeout,
         nbgrader_args=passthrough,
         keep_work=args.keep_work,
+        sandbox=args.sandbox,
     )
     report = ag.autograde(course, args.assignment, opts)
     print(report.table())

@@ -231,6 +231,21 @@ def _read_folder(files: dict[str, Path]) -> dict[str, np.ndarray]:
     return arrays
 
 
+def mnist_folder() -> Path | None:
+    """The folder holding all four MNIST files that ``load_mnist()`` would read, if any.
+
+    Follows the search order (``COURSE_DATA_DIR``, then the cache) without reading,
+    verifying or downloading anything; the grading sandbox uses it to show the kernel
+    the same copy, read-only.
+    """
+    roots = [Path(os.environ[_ENV_DATA]).expanduser()] if os.environ.get(_ENV_DATA) else []
+    for root in [*roots, default_cache_dir()]:
+        folder, _files, _notes = _scan(root)
+        if folder is not None:
+            return folder
+    return None
+
+
 def _locate_and_read(data_dir, cache_dir, download, mirrors, verbose):
     """Run the search order; return (arrays, folder, mirror(s) used or None)."""
     roots: list[tuple[str, Path]] = []

@@ -1,13 +1,13 @@
-"""Check, outside the kernel, that every test cell which earned points really passed.
+"""Check, after the merge, that every test cell which earned points has a passing verdict.
 
-nbgrader awards a test cell its points when the cell shows no error and no stderr. Student
-code runs in the same kernel and can make a failing check look like that (swallow the
-exception with ``get_ipython().set_custom_exc``, patch what the check uses...). Every
-check of ``grader_tests`` prints a success marker keyed with the run's secret
-(``course_utils.grading``); this audit reads the autograded notebook and, for each test
-cell that got points, requires a valid marker for every ``check_*`` function that the
-ORIGINAL cell (from the source notebook, hidden tests included) calls. A cell without
-them gets ``manual_score = 0`` in the gradebook and a comment on the answer cell above it.
+nbgrader awards a test cell its points when the cell's outputs show no error and no
+stderr. In ``course autograde`` those outputs are written by the grader
+(``execute.GradedExecute``), which also records each test cell's verdict in a file the
+student's kernel cannot reach. This audit compares the two: a test cell that earned
+points in the gradebook without a passing verdict for it (none recorded, or a failure)
+gets ``manual_score = 0`` and a comment on the answer cell above it. With the grader
+writing the outputs this should never fire; it guards the step from the executed
+notebook to the gradebook (nbgrader's own scoring and everything between).
 
 Overrides made here are tagged (``AUDIT_TAG``) so that the next ``course autograde`` run
 removes them before re-grading, while scores an instructor entered by hand are kept.
@@ -20,8 +20,6 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from course_utils.grading import checks_called_in, verify_markers
-
 from .execute import KERNEL_DIED, NOT_EXECUTED
 
 AUDIT_TAG = "[autograde audit]"
@@ -31,7 +29,7 @@ _AUDIT_LINE = re.compile(re.escape(AUDIT_TAG) + r" (\S+):")
 @dataclass
 class Finding:
     grade_id: str
-    missing: list[str]
+    why: str
 
 
 def _source_cells(path: Path) -> list[dict]:
@@ -78,28 +76,36 @@ def stdout_text(cell: dict) -> str:
     )
 
 
-def audit_notebook(
-    autograded_nb: Path, source_nb: Path, key: str, earned: dict[str, float]
-) -> list[Finding]:
-    """Test cells of ``autograded_nb`` that earned points without their success markers.
+def read_verdicts(path: Path) -> dict[str, dict]:
+    """grade_id -> verdict, from a worker's ``<notebook>.verdicts.json`` ({} if unreadable)."""
+    try:
+        items = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return {
+        v["grade_id"]: v
+        for v in items
+        if isinstance(v, dict) and isinstance(v.get("grade_id"), str)
+    } if isinstance(items, list) else {}
+
+
+def audit_scores(source_nb: Path, verdicts: dict[str, dict], earned: dict[str, float]) -> list[Finding]:
+    """Test cells of ``source_nb`` that earned points without a passing verdict.
 
     Args:
-        autograded_nb: the executed notebook nbgrader scored.
-        source_nb: the instructor's notebook (the original test cell sources).
-        key: the grading key of the run that executed ``autograded_nb``.
+        source_nb: the instructor's notebook (which cells are test cells).
+        verdicts: grade_id -> the worker's verdict (``read_verdicts``).
         earned: grade_id -> auto_score from the gradebook.
     """
-    originals = original_test_sources(source_nb)
     findings = []
-    for cell in _source_cells(autograded_nb):
-        nbg = _nbg(cell)
-        grade_id = nbg.get("grade_id")
-        if cell.get("cell_type") != "code" or not nbg.get("grade") or not earned.get(grade_id):
+    for grade_id in original_test_sources(source_nb):
+        if not earned.get(grade_id):
             continue
-        names = checks_called_in(originals.get(grade_id, _text(cell.get("source"))))
-        missing = verify_markers(stdout_text(cell), names, key)
-        if missing:
-            findings.append(Finding(grade_id, missing))
+        verdict = verdicts.get(grade_id)
+        if verdict is None:
+            findings.append(Finding(grade_id, "no verdict from the grader for this test cell"))
+        elif verdict.get("passed") is not True:
+            findings.append(Finding(grade_id, "points without a passing verdict"))
     return findings
 
 
@@ -166,8 +172,8 @@ def apply_override(
     if answer:
         comment = gb.find_comment(answer, notebook, assignment, student)
         line = (
-            f"{AUDIT_TAG} {finding.grade_id}: tampering suspected: the check did not report "
-            f"success ({', '.join(finding.missing)}); the test cell's points were set to 0."
+            f"{AUDIT_TAG} {finding.grade_id}: {finding.why}; the test cell's points were "
+            "set to 0."
         )
         comment.manual_comment = "\n".join(x for x in (comment.manual_comment, line) if x)
     gb.db.commit()

@@ -11,10 +11,12 @@ Design (nbgrader grades one submission at a time and SQLite takes one writer):
    points ``CourseDirectory.root`` and ``db_url`` at the scratch folder, a private copy of
    the gradebook snapshot, the assignment's non-notebook source files and a copy of the
    submission. There ``nbgrader autograde ASSIGNMENT --student S`` runs (through
-   ``launch``: memory caps inherited by the kernel, grading key from stdin) under a wall
-   clock and a memory watchdog (``limits``), with ``CrashSafeExecute`` in place of
-   ``Execute``. The result is ``autograded/S/ASSIGNMENT/``: the executed notebooks, the
-   submission's ``timestamp.txt`` and files.
+   ``launch``: memory caps inherited by the kernel, death with its parent) under a wall
+   clock and a memory watchdog (``limits``), with ``GradedExecute`` in place of
+   ``Execute``: the kernel runs in a bubblewrap sandbox (``sandbox``) and every test
+   cell's checks run in the worker, outside it (``verdict``). The result is
+   ``autograded/S/ASSIGNMENT/`` (the executed notebooks, the submission's
+   ``timestamp.txt`` and files) and ``verdicts/<notebook>.verdicts.json``.
 3. *Merge* (serial, one process): the executed folders are gathered as a "submitted"
    directory and the real gradebook is written by
    ``nbgrader autograde ASSIGNMENT --no-execute --force
@@ -26,8 +28,9 @@ Design (nbgrader grades one submission at a time and SQLite takes one writer):
    whose grading was killed (wall clock) or failed, gets a gradebook submission with 0 for
    every cell (and its stale autograded folder removed) plus a problem in the table. A
    kernel that DIED keeps the points earned before the crash (``CrashSafeExecute``).
-5. *Audit* (serial): ``audit`` checks the keyed success markers of every test cell that
-   earned points and zeroes the cells without them.
+5. *Audit* (serial): ``audit`` compares the points nbgrader gave each test cell with the
+   verdict the worker recorded for it, and zeroes any cell that earned points without a
+   passing verdict.
 """
 
 from __future__ import annotations
@@ -37,7 +40,6 @@ import fcntl
 import json
 import os
 import re
-import secrets
 import shutil
 import sqlite3
 import time
@@ -47,8 +49,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import audit, limits, submissions
-from .course import BIN, Course, CourseError, nbgrader_env
-from .launch import KEY_ENV
+from .course import BIN, CONFIG_NAME, Course, CourseError, nbgrader_env
 from .limits import (
     DEFAULT_FSIZE_MB,
     DEFAULT_MEMORY_MB,
@@ -63,24 +64,37 @@ WORK_DIR = ".course_work"
 WATCHDOG_MARGIN_MB = 1024
 
 WORKER_CONFIG = """\
-# Written by `course autograde` for one worker: the course's settings, then this folder as
-# the course root. Delete freely.
+# Written by `course autograde` for one submission: the course's settings, then this
+# folder as the course root. It names no path outside this folder. Delete freely.
+import atexit
+import os
+import shutil
+import tempfile
+
 from nbgrader.converters.autograde import Autograde
 from nbgrader.preprocessors import Execute
 
-from course_utils.instructor.execute import CrashSafeExecute
+from course_utils.instructor.execute import GradedExecute
 
 c = get_config()  # noqa: F821
-load_subconfig({main_config!r})  # noqa: F821
-c.CourseDirectory.root = {root!r}
-c.CourseDirectory.db_url = {db_url!r}
+HERE = os.path.dirname(os.path.abspath(__file__))
+load_subconfig(os.path.join(HERE, "course_config.py"))  # noqa: F821
+c.CourseDirectory.root = HERE
+c.CourseDirectory.db_url = "sqlite:///" + os.path.join(HERE, "gradebook.db")
 _pps = c.Autograde.autograde_preprocessors
 if not isinstance(_pps, list):
     _pps = list(Autograde.class_traits()["autograde_preprocessors"].default())
-c.Autograde.autograde_preprocessors = [CrashSafeExecute if p is Execute else p for p in _pps]
+c.Autograde.autograde_preprocessors = [GradedExecute if p is Execute else p for p in _pps]
 # Kill the kernel when the notebook is done instead of waiting for a polite exit
 # (TensorFlow makes ipykernel take ~3 s to shut down; all outputs are in by then).
 c.Execute.shutdown_kernel = "immediate"
+# A short private folder for unix sockets (the kernel's and the grader's).
+_run = tempfile.mkdtemp(prefix="nnc-")
+atexit.register(shutil.rmtree, _run, True)
+c.GradedExecute.socket_dir = _run
+c.GradedExecute.verdict_dir = os.path.join(HERE, "verdicts")
+c.GradedExecute.sandbox = {sandbox}
+c.SandboxedKernelManager.run_dir = _run
 """
 
 
@@ -95,6 +109,7 @@ class Options:
     cell_timeout: int | None = None
     nbgrader_args: list[str] = field(default_factory=list)
     keep_work: bool = False
+    sandbox: bool = True
 
 
 @dataclass
@@ -109,6 +124,7 @@ class StudentRun:
     run: RunResult | None = None
     executed: bool = False  # the worker produced every notebook it was given
     failed: str | None = None  # why nothing usable came out (-> zero)
+    verdicts: Path | None = None  # the worker's verdicts, after the merge
     infra_suspect: bool = False
     score: float = 0.0
     max_score: float = 0.0
@@ -138,10 +154,16 @@ class Report:
 # ---------------------------------------------------------------------------------------
 # Preparation
 # ---------------------------------------------------------------------------------------
-def check_infrastructure(course: Course) -> None:
+def check_infrastructure(course: Course, sandbox: bool = True) -> None:
     """Fail early, before any student is touched, on a broken set-up."""
     from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 
+    from .sandbox import INSTALL_HINT, bwrap_problem
+
+    if sandbox:
+        why = bwrap_problem()
+        if why:
+            raise CourseError(INSTALL_HINT.format(why=why))
     if not (BIN / "alembic").exists() and shutil.which("alembic") is None:
         raise CourseError(f"no `alembic` next to {BIN / 'python'} (nbgrader uses it)")
     kernel = course.setting("ExecutePreprocessor", "kernel_name", None) or course.setting(
@@ -222,19 +244,19 @@ def _valid_timestamp(path: Path) -> str | None:
 
 
 def prepare_scratch(
-    course: Course, sr: StudentRun, assignment: str, template_db: Path, work: Path
+    course: Course,
+    sr: StudentRun,
+    assignment: str,
+    template_db: Path,
+    work: Path,
+    sandbox: bool = True,
 ) -> None:
     """Lay out the worker's private course root (see the module docstring)."""
     scratch = work / "workers" / sr.student
     scratch.mkdir(parents=True)
     shutil.copyfile(template_db, scratch / "gradebook.db")
-    (scratch / "nbgrader_config.py").write_text(
-        WORKER_CONFIG.format(
-            main_config=str(course.root / "nbgrader_config.py"),
-            root=str(scratch),
-            db_url=f"sqlite:///{scratch / 'gradebook.db'}",
-        )
-    )
+    shutil.copyfile(course.root / CONFIG_NAME, scratch / "course_config.py")
+    (scratch / CONFIG_NAME).write_text(WORKER_CONFIG.format(sandbox=bool(sandbox)))
     src_rel = Path(course.coursedir.source_directory)
     src = course.step_dir("source") / assignment
     dst = scratch / src_rel / assignment
@@ -271,10 +293,13 @@ def prepare_scratch(
         data, _ = submissions.read_notebook_json(path)
         restored = submissions.restore_missing_grade_cells(data, released) if released else []
         if restored:
-            (sub / f"{name}.ipynb").write_text(json.dumps(data, ensure_ascii=False))
             sr.problems.append(f"deleted cell(s) {', '.join(restored)} restored")
-        else:
+        if submissions.replace_lone_surrogates(data):
+            sr.problems.append(f"{name}.ipynb: characters that are not valid text replaced")
+        elif not restored:
             shutil.copy2(path, sub / f"{name}.ipynb")
+            continue
+        (sub / f"{name}.ipynb").write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
     sr.scratch = scratch
 
 
@@ -298,8 +323,8 @@ def check_worker_config(scratch: Path) -> None:
             f"the worker configuration {scratch}/nbgrader_config.py does not "
             f"load: {type(exc).__name__}: {exc}"
         ) from exc
-    if "CrashSafeExecute" not in names:
-        raise CourseError(f"the worker configuration does not use CrashSafeExecute: {names}")
+    if "GradedExecute" not in names:
+        raise CourseError(f"the worker configuration does not use GradedExecute: {names}")
 
 
 # ---------------------------------------------------------------------------------------
@@ -327,7 +352,7 @@ INFRA_SIGNS = (
 
 
 def run_worker(
-    sr: StudentRun, assignment: str, opts: Options, key: str, threads: int, log_dir: Path
+    sr: StudentRun, assignment: str, opts: Options, threads: int, log_dir: Path
 ) -> None:
     cmd = [
         str(BIN / "python"),
@@ -337,7 +362,6 @@ def run_worker(
         str(opts.memory_mb or 0),
         "--fsize-mb",
         str(DEFAULT_FSIZE_MB),
-        "--key-from-stdin",
         "--",
         "autograde",
         assignment,
@@ -362,13 +386,13 @@ def run_worker(
         cwd=sr.scratch,
         env=env,
         log_path=log,
-        stdin_text=key + "\n",
         wall_seconds=opts.wall_seconds,
         memory_budget_mb=(opts.memory_mb + WATCHDOG_MARGIN_MB) if opts.memory_mb else None,
     )
     out = sr.scratch / "autograded" / sr.student / assignment
     produced = {p.stem for p in out.glob("*.ipynb")} if out.is_dir() else set()
-    sr.executed = bool(produced) and set(sr.resolution.notebooks) <= produced
+    verdicts = {p.name.split(".")[0] for p in (sr.scratch / "verdicts").glob("*.verdicts.json")}
+    sr.executed = bool(produced) and set(sr.resolution.notebooks) <= produced & verdicts
     if sr.run.memory_killed:
         sr.problems.append(f"memory cap exceeded ({opts.memory_mb} MB): kernel killed")
     if sr.run.timed_out:
@@ -392,6 +416,8 @@ def merge(
         dest = gathered / sr.student / assignment
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(str(sr.scratch / "autograded" / sr.student / assignment), dest)
+        sr.verdicts = work / "verdicts" / sr.student
+        shutil.move(str(sr.scratch / "verdicts"), sr.verdicts)
     if not todo:
         return []
     proc = course.nbgrader(
@@ -438,25 +464,23 @@ def record_zero(course: Course, assignment: str, sr: StudentRun) -> None:
         gb.db.commit()
 
 
-def run_audit(course: Course, assignment: str, sr: StudentRun, key: str) -> None:
+def run_audit(course: Course, assignment: str, sr: StudentRun) -> None:
+    """Zero every test cell that earned points without a passing verdict (``audit``)."""
     from nbgrader.api import Gradebook
 
     autograded = course.step_dir("autograded") / sr.student / assignment
     source = course.step_dir("source") / assignment
     with Gradebook(course.db_url, course.course_id) as gb:
         for name in sr.resolution.notebooks:
-            nb_path = autograded / f"{name}.ipynb"
-            sr.problems.extend(audit.execution_problems(nb_path))
+            sr.problems.extend(audit.execution_problems(autograded / f"{name}.ipynb"))
             sub_nb = gb.find_submission_notebook(name, assignment, sr.student)
             earned = {g.name: g.auto_score for g in sub_nb.grades}
-            for finding in audit.audit_notebook(nb_path, source / f"{name}.ipynb", key, earned):
+            verdicts = audit.read_verdicts(sr.verdicts / f"{name}.verdicts.json")
+            for finding in audit.audit_scores(source / f"{name}.ipynb", verdicts, earned):
                 audit.apply_override(
                     gb, assignment, sr.student, name, source / f"{name}.ipynb", finding
                 )
-                sr.problems.append(
-                    f"tampering suspected in {finding.grade_id} "
-                    f"(no success marker from {', '.join(finding.missing)}): 0 points"
-                )
+                sr.problems.append(f"{finding.grade_id}: {finding.why}: 0 points")
 
 
 def fill_scores(course: Course, assignment: str, rows: list[StudentRun]) -> None:
@@ -493,7 +517,7 @@ def _exclusive(work: Path):
 def autograde(course: Course, assignment: str, opts: Options) -> Report:
     """Grade every submission of ``assignment``; see the module docstring."""
     start = time.monotonic()
-    check_infrastructure(course)
+    check_infrastructure(course, opts.sandbox)
     base = course.root / WORK_DIR
     log_dir = base / "logs" / assignment
     with _exclusive(base):
@@ -525,12 +549,13 @@ def _autograde(course, assignment, opts, work, log_dir, start) -> Report:
     for sr in runs:
         sr.resolution = submissions.resolve(sr.submitted, expected)
         sr.problems.extend(sr.resolution.problems)
+        if not opts.sandbox:
+            sr.problems.append("unsandboxed")
         if sr.resolution.notebooks:
-            prepare_scratch(course, sr, assignment, template, work)
+            prepare_scratch(course, sr, assignment, template, work, opts.sandbox)
         else:
             sr.failed = "nothing to grade"
 
-    key = secrets.token_hex(32)
     todo = [sr for sr in runs if sr.scratch is not None]
     if todo:
         check_worker_config(todo[0].scratch)
@@ -539,7 +564,7 @@ def _autograde(course, assignment, opts, work, log_dir, start) -> Report:
     limits.CANCEL.clear()
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         for f in [
-            pool.submit(run_worker, sr, assignment, opts, key, threads, log_dir) for sr in todo
+            pool.submit(run_worker, sr, assignment, opts, threads, log_dir) for sr in todo
         ]:
             try:
                 f.result()
@@ -576,7 +601,7 @@ def _autograde(course, assignment, opts, work, log_dir, start) -> Report:
                 sr.problems.append(sr.failed)
             record_zero(course, assignment, sr)
         else:
-            run_audit(course, assignment, sr, key)
+            run_audit(course, assignment, sr)
 
     known = {sr.student for sr in runs}
     for s in opts.students or []:
@@ -591,4 +616,4 @@ def _autograde(course, assignment, opts, work, log_dir, start) -> Report:
     return Report(assignment, runs, time.monotonic() - start, infra, log_dir)
 
 
-__all__ = ["KEY_ENV", "Options", "Report", "autograde"]
+__all__ = ["Options", "Report", "autograde"]

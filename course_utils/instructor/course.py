@@ -9,11 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 CONFIG_NAME = "nbgrader_config.py"
-KEY_ENV = "COURSE_GRADER_KEY"
 #: Environment variables never passed to nbgrader: ipykernel turns off fd-level output
-#: capture when PYTEST_CURRENT_TEST is set (C-level stderr would then escape grading), and
-#: a grading key must only ever come from the run that generated it.
-DROPPED_ENV = ("PYTEST_CURRENT_TEST", KEY_ENV)
+#: capture when PYTEST_CURRENT_TEST is set (C-level stderr would then escape grading).
+DROPPED_ENV = ("PYTEST_CURRENT_TEST",)
 BIN = Path(sys.executable).parent
 
 

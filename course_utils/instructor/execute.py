@@ -1,4 +1,8 @@
-"""nbgrader's ``Execute`` preprocessor, made to survive a kernel that dies mid-notebook.
+"""nbgrader's ``Execute``, made to grade test cells outside the kernel and survive crashes.
+
+``GradedExecute`` (the preprocessor of ``course autograde``'s workers, at the end of this
+module) runs every test cell's checks in the grader process instead of the student's
+kernel; ``CrashSafeExecute``, its base, keeps a notebook whose kernel dies.
 
 nbgrader 0.9 lets ``DeadKernelError`` (a student's ``os._exit(1)``, a segfault, a kernel
 killed by the memory watchdog) escape ``Execute``: the whole notebook then counts as failed
@@ -11,17 +15,31 @@ writes it into the notebook instead:
   has no output at all, and ``nbgrader.utils.determine_grade`` would give it FULL points.
 
 Test cells that ran before the crash keep their real outputs (and are audited like any
-other). The worker configuration of ``course autograde`` puts this class in place of
-``Execute`` (``Autograde.autograde_preprocessors``); every ``Execute`` option
-(``timeout``, ``kernel_name``...) still applies because traitlets config follows subclasses.
+other). The worker configuration of ``course autograde`` puts ``GradedExecute`` in place
+of ``Execute`` (``Autograde.autograde_preprocessors``); every ``Execute`` option
+(``timeout``, ``kernel_name``, ``kernel_manager_class``...) still applies because traitlets
+config follows subclasses.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
+import socket
+import tempfile
+import threading
+from pathlib import Path
+
+import nbformat
 from nbclient.exceptions import DeadKernelError
 from nbformat.notebooknode import NotebookNode
 from nbgrader import utils
 from nbgrader.preprocessors import Execute
+from traitlets import Bool, Unicode
+
+from course_utils.grading.remote import KernelLink
+
+from .verdict import Verdict, run_test_cell
 
 KERNEL_DIED = "KernelDied"
 NOT_EXECUTED = "NotExecuted"
@@ -70,3 +88,137 @@ class CrashSafeExecute(Execute):
             self.log.error("The kernel died in cell %s: %s", index, exc)
             mark_dead_kernel(nb, index, str(exc) or "kernel died")
             return nb, resources if resources is not None else {}
+
+
+# ---------------------------------------------------------------------------------------
+# Test cells graded outside the kernel
+# ---------------------------------------------------------------------------------------
+SERVE = (
+    "__import__('course_utils.grading.kernel_server', fromlist=['serve'])"
+    ".serve({path!r}, globals())"
+)
+#: Seconds the kernel gets to return from ``serve`` after the grader said bye.
+BYE_SECONDS = 10
+
+
+def is_test_cell(cell) -> bool:
+    """An autograder test cell: a graded code cell that is not an answer cell."""
+    return cell.cell_type == "code" and utils.is_grade(cell) and not utils.is_solution(cell)
+
+
+def student_sources(nb) -> list[str]:
+    """The code the student could write: every code cell that is not a locked test cell."""
+    return [c.source for c in nb.cells if c.cell_type == "code" and not is_test_cell(c)]
+
+
+class GradedExecute(CrashSafeExecute):
+    """``CrashSafeExecute`` whose test cells are graded by the grader, not by the kernel.
+
+    Every other cell runs in the (sandboxed) kernel as usual. For a test cell the kernel
+    is sent one line, ``serve(<socket>, globals())`` (``course_utils.grading
+    .kernel_server``), while this process runs the cell's checks against it
+    (``verdict.run_test_cell``) and writes the cell's outputs itself: the checks' lines,
+    or their failure message. The verdicts are also kept apart, per notebook, in
+    ``verdict_dir`` (outside the sandbox), for the audit.
+    """
+
+    verdict_dir = Unicode("", help="folder for <notebook>.verdicts.json").tag(config=True)
+    socket_dir = Unicode("", help="folder (short path) for the grader's sockets").tag(config=True)
+    sandbox = Bool(False, help="run the kernel under bubblewrap (sandbox.py)").tag(config=True)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # nbgrader's Execute passes its kernel_manager_class as an argument, which beats
+        # any configuration: choose the sandboxed one here.
+        if self.sandbox:
+            from .sandbox import SandboxedKernelManager
+
+            self.kernel_manager_class = SandboxedKernelManager
+
+    def preprocess(self, nb, resources=None, km=None):
+        self._verdicts: list[dict] = []
+        try:
+            return super().preprocess(nb, resources, km)
+        finally:
+            self._write_verdicts(resources or {})
+
+    def _write_verdicts(self, resources: dict) -> None:
+        if not self.verdict_dir:
+            return
+        name = resources.get("unique_key") or "notebook"
+        path = Path(self.verdict_dir) / f"{name}.verdicts.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self._verdicts, indent=1, ensure_ascii=True))
+
+    def preprocess_cell(self, cell, resources, index):
+        if not is_test_cell(cell):
+            return super().preprocess_cell(cell, resources, index)
+        self._course_cell_index = index
+        verdict = self._grade(cell, resources, index)
+        self._verdicts.append(verdict.to_json())
+        outputs = []
+        if verdict.stdout:
+            outputs.append(nbformat.v4.new_output("stream", name="stdout", text=verdict.stdout))
+        if verdict.error:
+            outputs.append(nbformat.v4.new_output(**verdict.error))
+        cell.outputs = outputs
+        return cell, resources
+
+    def _grade(self, cell, resources, index) -> Verdict:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id", f"cell-{index}")
+        folder = Path(self.socket_dir or tempfile.mkdtemp(prefix="nnc-"))
+        path = folder / f"grader-{index}.sock"
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        listener.bind(str(path))
+        listener.listen(1)
+        result: dict = {}
+        connection: list[socket.socket] = []
+
+        def grade() -> None:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                result["verdict"] = Verdict(
+                    grade_id, False, "", _lost("the kernel never connected")
+                )
+                return
+            connection.append(conn)
+            link = KernelLink(conn, student_sources(self.nb))
+            result["verdict"] = run_test_cell(grade_id, cell.source, link)
+            link.close()
+
+        worker = threading.Thread(target=grade, name=f"grade-{grade_id}", daemon=True)
+        worker.start()
+        serve = nbformat.v4.new_code_cell(SERVE.format(path=str(path)))
+        try:
+            super().preprocess_cell(serve, resources, index)
+        finally:
+            self.nb.cells[index] = cell
+            worker.join(BYE_SECONDS)
+            listener.close()
+            for conn in connection:
+                with contextlib.suppress(OSError):
+                    conn.shutdown(socket.SHUT_RDWR)
+            worker.join()
+            path.unlink(missing_ok=True)
+        cell.execution_count = serve.get("execution_count")
+        verdict = result.get("verdict") or Verdict(grade_id, False, "", _lost("no verdict"))
+        kernel_error = next((o for o in serve.outputs if o.output_type == "error"), None)
+        if (
+            kernel_error is not None
+            and not verdict.passed
+            and verdict.error["ename"] == "KernelLost"
+        ):
+            why = f"{kernel_error.ename}: {kernel_error.get('evalue') or ''}".strip()
+            verdict.error = _lost(f"the kernel stopped while the checks ran ({why})")
+        return verdict
+
+
+def _lost(why: str) -> dict:
+    text = f"the grader could not finish this cell's checks: {why}"
+    return {
+        "output_type": "error",
+        "ename": "KernelLost",
+        "evalue": text,
+        "traceback": [f"KernelLost: {text}"],
+    }

@@ -10,10 +10,9 @@
    TensorFlow import at all), ``RLIMIT_AS`` at the cap + 4 GiB as a backstop against
    shared anonymous mappings that ``RLIMIT_DATA`` does not count, ``RLIMIT_FSIZE`` on any
    file written, and no core dumps;
-2. reads the run's grading key from the first line of stdin and puts it into
-   ``os.environ``: the kernel inherits it (and the grading module scrubs it on import),
-   but it never appears in this process's start-up environment (``/proc/<pid>/environ``),
-   which student code could otherwise read through ``os.getppid()``.
+2. asks the kernel (Linux ``PR_SET_PDEATHSIG``) to kill it with SIGKILL when its parent,
+   the ``course autograde`` process, dies: a killed instructor run leaves no worker (and,
+   through bubblewrap's ``--die-with-parent``, no kernel) behind.
 """
 
 from __future__ import annotations
@@ -23,7 +22,6 @@ import os
 import resource
 import sys
 
-KEY_ENV = "COURSE_GRADER_KEY"
 MIB = 2**20
 AS_MARGIN_MB = 4096
 
@@ -45,27 +43,30 @@ def apply_limits(memory_mb: int | None, fsize_mb: int | None) -> None:
     _cap(resource.RLIMIT_CORE, 0)
 
 
-def key_from_stdin() -> None:
-    """Read the grading key from stdin's first line into os.environ; stdin becomes /dev/null."""
-    key = sys.stdin.readline().strip()
-    if key:
-        os.environ[KEY_ENV] = key
-    devnull = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(devnull, 0)
-    os.close(devnull)
+def die_with_parent() -> None:
+    """SIGKILL this process when its parent dies (Linux; a no-op elsewhere)."""
+    try:
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() == 1:  # the parent died before the call: follow it now
+            os._exit(1)
+    except (OSError, AttributeError):
+        pass
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m course_utils.instructor.launch")
     parser.add_argument("--memory-mb", type=int, default=0)
     parser.add_argument("--fsize-mb", type=int, default=0)
-    parser.add_argument("--key-from-stdin", action="store_true")
     parser.add_argument("nbgrader_args", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     rest = args.nbgrader_args[1:] if args.nbgrader_args[:1] == ["--"] else args.nbgrader_args
 
-    if args.key_from_stdin:
-        key_from_stdin()
+    die_with_parent()
     apply_limits(args.memory_mb, args.fsize_mb)
 
     from nbgrader.apps.nbgraderapp import main as nbgrader_main

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 SKIP_PARTS = {".ipynb_checkpoints", "__MACOSX"}
 
@@ -53,11 +54,51 @@ def read_notebook_json(path: Path) -> tuple[dict | None, str | None]:
         return None, "invalid JSON (not UTF-8 text)"
     except json.JSONDecodeError as exc:
         return None, f"invalid JSON ({exc.msg} at line {exc.lineno})"
+    except RecursionError:
+        return None, "invalid notebook (nested too deeply to read)"
     except OSError as exc:
         return None, f"unreadable ({exc.strerror})"
     if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
         return None, "invalid notebook (no list of cells)"
     return data, None
+
+
+def _utf8(text: str) -> str:
+    return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+
+
+def replace_lone_surrogates(data: Any) -> bool:
+    """Replace, in place, characters that UTF-8 cannot encode (lone surrogates such as
+    ``\\ud800``, valid in JSON escapes) with U+FFFD; True if there were any.
+
+    nbgrader writes notebooks as UTF-8 and would fail on them, for that student only but
+    with nothing graded. Iterative: the notebook may be nested deeply.
+    """
+    fixed = False
+    stack = [data]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            for key in list(node):
+                value = node[key]
+                if isinstance(key, str) and _utf8(key) != key:
+                    del node[key]
+                    key = _utf8(key)
+                    node[key] = value
+                    fixed = True
+                if isinstance(value, str):
+                    if _utf8(value) != value:
+                        node[key], fixed = _utf8(value), True
+                elif isinstance(value, dict | list):
+                    stack.append(value)
+        elif isinstance(node, list):
+            for i, value in enumerate(node):
+                if isinstance(value, str):
+                    if _utf8(value) != value:
+                        node[i], fixed = _utf8(value), True
+                elif isinstance(value, dict | list):
+                    stack.append(value)
+    return fixed
 
 
 def notebook_files(folder: Path) -> list[Path]:
