@@ -1,14 +1,48 @@
-"""Checks called by the notebooks' test cells: one module per assignment.
+"""Checks called by the notebooks' test cells: one module (or package) per assignment.
 
 Each graded task has ``check_<task>`` (visible in the student notebook) and
 ``check_<task>_hidden`` (between ``### BEGIN HIDDEN TESTS`` / ``### END HIDDEN TESTS``).
 Every check is a ``course_utils.grading.check``: on success it prints exactly one line
-``✔ <check_name> passed`` (with a `` [<token>]`` when graded with ``COURSE_GRADER_KEY``), on
-failure it raises ``AssertionError`` with a message the student can act on.
+``✔ <check_name> passed``, on failure it raises ``AssertionError`` with a message the
+student can act on.
 
-Importing this package (the notebook's locked setup cell does, before any answer cell)
-imports ``course_utils.grading``, which captures the references the checks rely on. Every
-module here ends with ``seal(__name__)``: its checks cannot be replaced or deleted.
+A check runs in two places with the same code and must give the same verdict and message
+in both (the self-tests in ``tests/grader`` run every catalogue both ways):
+
+- in the student's kernel, on the real objects (while they work, and ``nbgrader
+  validate``);
+- at grading time in the grader process, against PROXIES of the student's objects in a
+  sandboxed kernel (``course_utils.grading.remote``): the points come from here.
+
+Rules for writing a check, so that it means the same in both places:
+
+1. Reach student code only through ``call_student(fn, *args)`` (or a plain call or
+   attribute read on the object the check was given). Arguments are copied to the
+   student's side; results come back as COPIES when they are data (numbers, strings,
+   NumPy arrays, TensorFlow tensors, lists/tuples/dicts/sets of them) and as proxies
+   otherwise (instances, functions, classes). Python operators (``a + b``, ``a * 3.0``,
+   ``-a``, comparisons) work on proxies.
+2. Never rely on writing into a value read from a student object: ``net.params["w"][...]
+   = w`` changes the copy only. Use ``assign_student_array(net, [("attr", "params"),
+   ("item", "w")], w)``. Gradient checks (``assert_layer_gradients``...) already do this.
+3. Do not test student objects with ``isinstance``/``type(obj)``: use ``type_name(obj)``
+   for messages and ``expect_callable`` for "is it the student's own function/class".
+4. Objects handed TO student code are data, proxies, or course_utils objects obtained
+   with ``reference("course_utils.layers", "Linear")`` (the real class locally, the same
+   class imported in the student's kernel remotely): never a function defined in a
+   grader_tests module (it cannot cross, and references must stay out of the student's
+   reach).
+5. Grade a trained model from its weights, evaluated here: ``keras_model_copy(model, x)``
+   for Keras, the parameter arrays and the task's reference forward pass for NumPy
+   models. Never trust predictions the student's process computed for test data.
+6. A TensorFlow function called with tensors is traced in the student's kernel and its
+   graph runs here; ``traced_op_types(fn, tensors)`` lists the operations it runs (forbid
+   built-ins by operation type, not only by name).
+7. ``forbid_calls`` / ``find_forbidden_calls`` work on proxies (the kernel's scan plus the
+   grader's own reading of the notebook's source).
+
+Every module here ends with ``seal(__name__)``: in the student's kernel, its checks
+cannot be replaced or deleted.
 
 Writing a new module ``grader_tests/<assignment>.py``::
 

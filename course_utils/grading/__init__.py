@@ -39,7 +39,9 @@ from .gradients import (
     diagnose_gradient,
 )
 from .inspection import find_forbidden_calls, forbid_calls, resolve_dotted
+from .models import keras_model_copy
 from .remote import assign_student_array, is_remote, reference
+from .tfgraph import traced_op_types
 from .stability import EXTREME_LOGITS, check_stable
 
 __all__ = [
@@ -65,6 +67,7 @@ __all__ = [
     "find_forbidden_calls",
     "forbid_calls",
     "is_remote",
+    "keras_model_copy",
     "protect",
     "quiet",
     "reference",
@@ -73,6 +76,7 @@ __all__ = [
     "seal",
     "suspicious_lines",
     "to_array",
+    "traced_op_types",
     "value_hints",
     "type_name",
 ]
@@ -85,6 +89,8 @@ for _name in (
     "course_utils.grading.inspection",
     "course_utils.grading.stability",
     "course_utils.grading.remote",
+    "course_utils.grading.models",
+    "course_utils.grading.tfgraph",
     "course_utils.grading",
 ):
     seal(_name)
