@@ -69,7 +69,8 @@ def import_tensorflow() -> ModuleType:
     Returns:
         The ``tensorflow`` module.
     """
-    if "tensorflow" in sys.modules:
+    global _TF_READY
+    if _TF_READY:
         return sys.modules["tensorflow"]
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     sys.stderr.flush()
@@ -79,6 +80,9 @@ def import_tensorflow() -> ModuleType:
         try:
             import keras  # noqa: F401  (Keras logs on import too)
             import tensorflow as tf
+
+            # The runtime logs its oneDNN and CUDA lines when it first runs an operation.
+            tf.constant([1.0]) + 1.0
         finally:
             os.dup2(saved, 2)
             os.close(saved)
@@ -89,4 +93,10 @@ def import_tensorflow() -> ModuleType:
     ]
     if leftover:
         print("\n".join(leftover), file=sys.stderr)
+    _TF_READY = True
     return tf
+
+
+#: Set once TensorFlow was imported AND ran its first operation under the capture (the
+#: runtime logs on its first operation, also when another module imported it earlier).
+_TF_READY = False

@@ -20,9 +20,11 @@ from ._core import (
     call_student,
     check,
     checks_called_in,
+    class_of,
     describe_value,
     expect_callable,
     fail,
+    instance_of,
     protect,
     quiet,
     registered_checks,
@@ -40,9 +42,9 @@ from .gradients import (
 )
 from .inspection import find_forbidden_calls, forbid_calls, resolve_dotted
 from .models import keras_model_copy
-from .remote import assign_student_array, is_remote, reference
-from .tfgraph import traced_op_types
+from .remote import assign_student_array, is_remote, reference, student_rng
 from .stability import EXTREME_LOGITS, check_stable
+from .tfgraph import traced_op_types
 
 __all__ = [
     "EXTREME_LOGITS",
@@ -60,12 +62,14 @@ __all__ = [
     "check",
     "check_stable",
     "checks_called_in",
+    "class_of",
     "describe_value",
     "diagnose_gradient",
     "expect_callable",
     "fail",
     "find_forbidden_calls",
     "forbid_calls",
+    "instance_of",
     "is_remote",
     "keras_model_copy",
     "protect",
@@ -74,6 +78,7 @@ __all__ = [
     "registered_checks",
     "resolve_dotted",
     "seal",
+    "student_rng",
     "suspicious_lines",
     "to_array",
     "traced_op_types",

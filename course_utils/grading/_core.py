@@ -54,7 +54,9 @@ __all__ = [
     "check",
     "checks_called_in",
     "expect_callable",
+    "class_of",
     "fail",
+    "instance_of",
     "protect",
     "quiet",
     "registered_checks",
@@ -364,6 +366,23 @@ def type_name(v: Any) -> str:
     return type(v).__name__
 
 
+def class_of(obj: Any) -> Any:
+    """``type(obj)``: the class itself, or a proxy of it for a proxied instance."""
+    if isinstance(obj, Remote):
+        return object.__getattribute__(obj, "_request")("getattr", name="__class__")
+    return type(obj)
+
+
+def instance_of(obj: Any, cls: type) -> bool:
+    """``isinstance(obj, cls)``, also for a proxy (by the class names its kernel reports)."""
+    if isinstance(obj, Remote):
+        desc = remote_description(obj)
+        if desc.get("kind") == "class":
+            return False
+        return f"{cls.__module__}.{cls.__qualname__}" in desc.get("mro_qualified", [])
+    return isinstance(obj, cls)
+
+
 def expect_callable(obj: Any, name: str, *, kind: str = "function") -> None:
     """Fail unless ``obj`` is the student's own Python function/class (not a library one)."""
     if isinstance(obj, Remote):
@@ -407,6 +426,8 @@ def describe_value(v: Any) -> str:
         return f"shape {v.shape} {v.dtype}"
     if isinstance(v, Remote):
         return f"{type_name(v)} {v!r:.40}"
+    if isinstance(v, type):
+        return f"class {v.__name__}"
     shape = getattr(v, "shape", None)
     if shape is not None and hasattr(v, "dtype"):
         return f"{type(v).__name__} of shape {tuple(shape)} {getattr(v.dtype, 'name', v.dtype)}"

@@ -22,8 +22,9 @@ import numpy as np
 
 from course_utils import gradcheck as _gc
 
-from ._core import GUARD, NP, call_student, fail, quiet
+from ._core import GUARD, NP, call_student, fail, quiet, type_name
 from .compare import _shape_message, to_array, value_hints
+from .remote import Remote
 
 __all__ = [
     "assert_function_gradients",
@@ -197,7 +198,7 @@ def assert_layer_gradients(
     Returns:
         The ``GradReport`` (when the check passes).
     """
-    label = label or type(layer).__name__
+    label = label or type_name(layer)
     params = getattr(layer, "params", None)
     if not isinstance(params, dict):
         fail(f"{label}: expected a `params` dict on the layer, got {type(params).__name__}")
@@ -222,13 +223,84 @@ def assert_layer_gradients(
                 f"{label}: grads[{key!r}] is missing after backward: store it, e.g. "
                 f"self.grads[{key!r}] = ..."
             )
+    layer_report = _remote_layer_report if isinstance(layer, Remote) else _gc.check_layer_gradients
     try:
         with quiet():
-            report = _gc.check_layer_gradients(layer, x, dout, h, sample, seed)
+            report = layer_report(layer, x, dout, h, sample, seed)
     finally:
         GUARD.restore()
     batch_size = x.shape[0] if x.ndim >= 1 else None
     _fail_report(report, tol, label, batch_size, _batch_names(report, x), atol)
+    return report
+
+
+def _losses(outs: list, dout: np.ndarray) -> list[float]:
+    """``sum(out * dout)`` for each result, as ``course_utils.gradcheck`` computes it."""
+    losses = []
+    for out in outs:
+        out = NP.array(out, dtype=NP.float64)
+        if out.shape != dout.shape:
+            raise ValueError(f"dout: expected shape {out.shape} (the output's), got {dout.shape}")
+        losses.append(float((out * dout).sum()))
+    return losses
+
+
+def _flat_ids(size: int, checked) -> list[int]:
+    return list(range(size)) if checked is None else [int(i) for i in checked]
+
+
+def _central(losses: list[float], ids: list[int], shape, h: float) -> np.ndarray:
+    grad = NP.zeros(shape, dtype=NP.float64)
+    flat = grad.reshape(-1)
+    for k, i in enumerate(ids):
+        flat[i] = (losses[2 * k] - losses[2 * k + 1]) / (2.0 * h)
+    return grad
+
+
+def _remote_layer_report(layer, x, dout, h, sample, seed) -> _gc.GradReport:
+    """``course_utils.gradcheck.check_layer_gradients`` for a layer in the student's kernel.
+
+    The same steps and arithmetic, with each batch of perturbed evaluations sent in one
+    request: perturbed copies of ``x`` for dx, and in-place perturbations of the layer's
+    own parameter arrays (the ``perturb`` request, restored exactly) for each parameter.
+    """
+    x = _gc._as_float64_array(x, "x")
+    rng = _gc.dout_rng(seed)
+    out = NP.array(layer.forward(x), dtype=NP.float64)
+    dout = _gc._default_dout(out, dout, rng)
+    dx = layer.backward(dout.copy())
+    grads = getattr(layer, "grads", {})
+    analytic = {
+        name: (None if g is None else NP.array(g, dtype=NP.float64, copy=True))
+        for name, g in (grads.items() if isinstance(grads, dict) else [])
+    }
+    report = _gc.GradReport(dout=dout)
+    checked = _gc._sample_indices(x.size, sample, rng)
+    ids = _flat_ids(x.size, checked)
+    calls = []
+    for i in ids:
+        for step in (h, -h):
+            moved = x.copy()
+            moved.reshape(-1)[i] += step
+            calls.append((moved,))
+    num = _central(_losses(layer.forward.map(calls), dout), ids, x.shape, h)
+    report.tensors["dx"] = _gc.compare_gradients("dx", num, dx, checked)
+    for name, p in layer.params.items():
+        p = _gc._as_float64_array(p, f"params[{name!r}]")
+        checked = _gc._sample_indices(p.size, sample, rng)
+        ids = _flat_ids(p.size, checked)
+        flat = p.reshape(-1)
+        changes = [[i, float(flat[i]) + step] for i in ids for step in (h, -h)]
+        outs = layer._request(
+            "perturb",
+            path=[["attr", "params"], ["item", name]],
+            changes=changes,
+            fn=layer.forward,
+            args=(x,),
+            select=None,
+        )
+        num = _central(_losses(outs, dout), ids, p.shape, h)
+        report.tensors[name] = _gc.compare_gradients(name, num, analytic.get(name), checked)
     return report
 
 

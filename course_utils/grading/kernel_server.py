@@ -21,10 +21,10 @@ Requests (``op`` and its fields; ``ref`` fields hold reference ids):
 - ``call obj args kwargs`` -> ``{"value", "mutated"}``: the result, and the new value of
   every positional array argument the call modified in place
 - ``map obj calls select`` -> results of ``obj(*args)`` for each argument list
-- ``perturb target path changes fn args select`` -> for each ``(flat_index, value)`` in
-  ``changes``: set that entry of the array at ``target`` + ``path``, call ``fn(*args)``,
+- ``perturb obj path changes fn args select`` -> for each ``(flat_index, value)`` in
+  ``changes``: set that entry of the array at ``obj`` + ``path``, call ``fn(*args)``,
   restore the entry exactly; returns the results (numerical gradients w.r.t. parameters)
-- ``assign target path value`` -> ``array[...] = value`` in place
+- ``assign obj path value`` -> ``array[...] = value`` in place
 - ``trace obj specs`` -> the TensorFlow graph of ``tf.function(obj)`` for those input specs
 - ``scan obj names max_depth`` -> ``course_utils.grading.find_forbidden_calls`` here
 - ``bye`` -> the server returns
@@ -135,6 +135,9 @@ def describe(obj: Any) -> dict:
         "type": cls.__name__ if not isinstance(obj, type) else "type",
         "type_module": str(type(obj).__module__),
         "mro": [c.__name__ for c in getattr(cls, "__mro__", ())][:20],
+        "mro_qualified": [f"{c.__module__}.{c.__qualname__}" for c in getattr(cls, "__mro__", ())][
+            :40
+        ],
         "params": _param_names(obj) if callable(obj) else [],
         "repr": _safe_repr(obj),
         "is_partial": type(obj).__name__ == "partial",
@@ -180,10 +183,11 @@ class _Session:
         return tf.constant(value)
 
     def _reply(self, value: Any) -> None:
-        enc = Encoder(self._ref)
+        enc = Encoder(self._ref, rngs_by_value=False)
         try:
-            doc = enc.encode(value)
-        except WireError as exc:
+            with _quiet():
+                doc = enc.encode(value)
+        except Exception as exc:  # noqa: BLE001  (e.g. a tensor that cannot be read)
             self._error(exc)
             return
         send_message(self.sock, {"ok": doc}, enc.buffers)
@@ -272,26 +276,24 @@ class _Session:
         return [_select(obj(*args), select) for args in calls]
 
     def op_perturb(
-        self, target: Any, path: list, changes: list, fn: Any, args: tuple, select: int | None
+        self, obj: Any, path: list, changes: list, fn: Any, args: tuple, select: int | None
     ) -> list:
-        array = _resolve(target, path)
+        array = _resolve(obj, path)
         if not isinstance(array, np.ndarray):
             raise TypeError(f"expected an array, got {type(array).__name__}")
-        flat = array.reshape(-1)
-        if not np.shares_memory(flat, array):
-            raise ValueError("the array is not contiguous")
         results = []
-        for index, value in changes:
-            old = flat[index].copy()
+        for flat, value in changes:
+            index = np.unravel_index(int(flat), array.shape) if array.ndim else ()
+            old = array[index].copy()
             try:
-                flat[index] = value
+                array[index] = value
                 results.append(_select(fn(*args), select))
             finally:
-                flat[index] = old
+                array[index] = old
         return results
 
-    def op_assign(self, target: Any, path: list, value: Any) -> None:
-        array = _resolve(target, path)
+    def op_assign(self, obj: Any, path: list, value: Any) -> None:
+        array = _resolve(obj, path)
         if not isinstance(array, np.ndarray):
             raise TypeError(f"expected an array, got {type(array).__name__}")
         array[...] = value

@@ -43,6 +43,7 @@ __all__ = [
     "is_remote",
     "reference",
     "remote_description",
+    "student_rng",
 ]
 
 
@@ -187,8 +188,13 @@ class KernelLink:
 
         key = (object.__getattribute__(fn, "_id"), specs)
         if key not in self._traces:
-            wire = self.request("trace", obj=fn, specs=[list(s) for s in specs])
-            self._traces[key] = TracedFunction(wire, specs)
+            try:
+                wire = self.request("trace", obj=fn, specs=[list(s) for s in specs])
+                self._traces[key] = TracedFunction(wire, specs)
+            except StudentException as exc:  # cannot be traced: remember, do not retry
+                self._traces[key] = exc
+        if isinstance(self._traces[key], BaseException):
+            raise self._traces[key]
         return self._traces[key]
 
 
@@ -356,6 +362,19 @@ def reference(module: str, name: str) -> Any:
     import importlib
 
     return getattr(importlib.import_module(module), name)
+
+
+def student_rng(seed: int) -> Any:
+    """A ``np.random.Generator`` that advances across calls into student code.
+
+    A generator passed to student code is otherwise a COPY on the student's side: two calls
+    with the same ``rng`` object see the same state there. When a check needs the student
+    to draw from one generator call after call (a new permutation every epoch), make it
+    with this: locally a plain generator, remotely one that lives in the student's kernel.
+    """
+    if current_link() is None:
+        return np.random.default_rng(seed)
+    return reference("course_utils.grading.doubles", "make_rng")(seed)
 
 
 def assign_student_array(obj: Any, path: Sequence[tuple[str, Any]], value: Any) -> None:

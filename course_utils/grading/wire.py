@@ -26,6 +26,9 @@ tf          a TensorFlow eager tensor, by value: ``v`` (an ``nd``)
 complex     ``re``, ``im``
 bytes       ``b``
 slice       ``v``: start, stop, step;  ``ellipsis``: ``...``;  ``range``: ``v``
+dtype       a NumPy dtype (``v``: its ``str``), or its scalar type (``scalar_type``)
+builtin     ``int``, ``float``, ``bool``... the type itself;  ``tfdtype``: ``tf.float32``...
+rng         a ``np.random.Generator``, by value: ``v`` its bit generator's state
 ref         an object that stays where it lives: ``id`` plus a description
 import      ``module``, ``name``: a course_utils object the receiver imports itself
 exc         an exception: ``type``, ``mro`` (class names), ``msg``, ``tb``
@@ -111,8 +114,9 @@ def _is_value_dtype(dtype: np.dtype) -> bool:
 class Encoder:
     """Encode one message's values; objects that are not data go through ``make_ref``."""
 
-    def __init__(self, make_ref: Callable[[Any], dict]):
+    def __init__(self, make_ref: Callable[[Any], dict], *, rngs_by_value: bool = True):
         self.make_ref = make_ref
+        self.rngs_by_value = rngs_by_value  # False: generators stay where they live (refs)
         self.buffers: list[bytes] = []
 
     def _buffer(self, data: bytes) -> int:
@@ -164,6 +168,22 @@ class Encoder:
             return {"$": "ellipsis"}
         if t is range:
             return {"$": "range", "v": [value.start, value.stop, value.step]}
+        if isinstance(value, np.dtype) and _is_value_dtype(value):
+            return {"$": "dtype", "v": value.str, "scalar_type": False}
+        if isinstance(value, type) and issubclass(value, np.generic):
+            dtype = np.dtype(value)
+            if _is_value_dtype(dtype) and dtype.type is value:
+                return {"$": "dtype", "v": dtype.str, "scalar_type": True}
+        if isinstance(value, type) and any(value is b for b in _BUILTIN_TYPES.values()):
+            return {"$": "builtin", "v": value.__name__}
+        if type(value).__name__ == "DType" and (type(value).__module__ or "").startswith(
+            "tensorflow"
+        ):
+            return {"$": "tfdtype", "v": value.name}
+        if isinstance(value, np.random.Generator) and self.rngs_by_value:
+            state = value.bit_generator.state
+            if state.get("bit_generator") in _BIT_GENERATORS:
+                return {"$": "rng", "v": self.encode(state, depth + 1)}
         if isinstance(value, BaseException):
             return encode_exception(value)
         if isinstance(value, ImportSpec):
@@ -172,6 +192,10 @@ class Encoder:
         if tensor is not None:
             return {"$": "tf", "v": self.encode(tensor, depth + 1)}
         return self.make_ref(value)
+
+
+_BIT_GENERATORS = ("PCG64", "PCG64DXSM", "Philox", "SFC64", "MT19937")
+_BUILTIN_TYPES = {t.__name__: t for t in (int, float, bool, complex, str, bytes, list, tuple, dict)}
 
 
 def _eager_tensor_value(value: Any) -> np.ndarray | None:
@@ -286,6 +310,33 @@ class Decoder:
             if type(items) is not list or len(items) != 3 or not all(type(i) is int for i in items):
                 raise WireError("malformed range")
             return range(*items)
+        if tag == "dtype":
+            try:
+                dtype = np.dtype(str(doc.get("v")))
+            except TypeError:
+                raise WireError("unknown dtype") from None
+            if not _is_value_dtype(dtype):
+                raise WireError(f"dtype {dtype} cannot travel by value")
+            return dtype.type if doc.get("scalar_type") else dtype
+        if tag == "rng":
+            state = self.decode(items, depth + 1)
+            name = state.get("bit_generator") if isinstance(state, dict) else None
+            if name not in _BIT_GENERATORS:
+                raise WireError("unknown random generator")
+            bit_generator = getattr(np.random, name)()
+            try:
+                bit_generator.state = state
+            except (TypeError, ValueError, KeyError) as exc:
+                raise WireError(f"bad random generator state ({exc})") from None
+            return np.random.Generator(bit_generator)
+        if tag == "builtin":
+            if doc.get("v") not in _BUILTIN_TYPES:
+                raise WireError("unknown built-in type")
+            return _BUILTIN_TYPES[doc["v"]]
+        if tag == "tfdtype":
+            from course_utils.environment import import_tensorflow
+
+            return import_tensorflow().as_dtype(str(doc.get("v")))
         if tag == "ref":
             return self.on_ref(doc)
         if tag == "exc":

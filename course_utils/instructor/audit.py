@@ -82,14 +82,20 @@ def read_verdicts(path: Path) -> dict[str, dict]:
         items = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
-    return {
-        v["grade_id"]: v
-        for v in items
-        if isinstance(v, dict) and isinstance(v.get("grade_id"), str)
-    } if isinstance(items, list) else {}
+    return (
+        {
+            v["grade_id"]: v
+            for v in items
+            if isinstance(v, dict) and isinstance(v.get("grade_id"), str)
+        }
+        if isinstance(items, list)
+        else {}
+    )
 
 
-def audit_scores(source_nb: Path, verdicts: dict[str, dict], earned: dict[str, float]) -> list[Finding]:
+def audit_scores(
+    source_nb: Path, verdicts: dict[str, dict], earned: dict[str, float]
+) -> list[Finding]:
     """Test cells of ``source_nb`` that earned points without a passing verdict.
 
     Args:
@@ -172,8 +178,7 @@ def apply_override(
     if answer:
         comment = gb.find_comment(answer, notebook, assignment, student)
         line = (
-            f"{AUDIT_TAG} {finding.grade_id}: {finding.why}; the test cell's points were "
-            "set to 0."
+            f"{AUDIT_TAG} {finding.grade_id}: {finding.why}; the test cell's points were set to 0."
         )
         comment.manual_comment = "\n".join(x for x in (comment.manual_comment, line) if x)
     gb.db.commit()

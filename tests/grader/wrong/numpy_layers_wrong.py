@@ -561,6 +561,34 @@ class NetNoRelu(TwoLayerNet):
 NetWithLibraryLayers = make_net(matmul=MatmulFromLibrary)
 
 
+class Memorizer:
+    """Cheat: untrained weights, and a forward pass that looks the image up in the test set."""
+
+    def __init__(self, like):
+        from course_utils.data import load_mnist
+
+        data = load_mnist(flatten=True, verbose=False)
+        self.lookup = {x.tobytes(): y for x, y in zip(data.X_test, data.y_test, strict=True)}
+        self.params = like.params
+
+    def forward(self, x):
+        y = np.array([self.lookup.get(np.asarray(r, np.float32).tobytes(), 0) for r in x])
+        out = np.full((len(x), 10), np.log(1e-6 / 9))
+        out[np.arange(len(x)), y] = np.log(1 - 1e-6)
+        return out
+
+
+def memorizer():
+    return Memorizer(TwoLayerNet(784, 100, 10))
+
+
+def library_sequential(d, h, c):
+    """Not a TwoLayerNet at all: course_utils' own layers in a Sequential."""
+    from course_utils.layers import Linear, ReLU, Sequential
+
+    return Sequential([Linear(d, h), ReLU(), Linear(h, c)])
+
+
 # =====================================================================================
 # train_epoch
 # =====================================================================================

@@ -1,0 +1,69 @@
+"""Test doubles that checks hand to student code (they run wherever the student's code runs).
+
+A check that grades how student code DRIVES an object (a training loop calling
+``forward``/``backward``, updating ``params``) gives it one of these instead of a real
+model: they record every call, so the check can read back (as copies) what happened. They
+live in ``course_utils`` because at grading time the student's code runs in its own
+sandboxed kernel, which must be able to import them (``grading.reference``); they are no
+task's answer.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["RecordingNet", "make_rng"]
+
+
+def make_rng(seed: int) -> np.random.Generator:
+    """A generator that lives where it is made: handed to student code again and again, it
+    advances as the student's code draws from it (``grading.student_rng``)."""
+    return np.random.default_rng(seed)
+
+
+class RecordingNet:
+    """A linear softmax classifier that records how ``train_epoch`` drives it.
+
+    ``x[:, 0]`` carries the row id (id / N), so each forward call tells which samples form
+    the mini-batch; parameters are snapshotted at every forward call and the gradients
+    stored by every backward call, so each update can be compared with -lr * grad.
+    """
+
+    def __init__(self, X: np.ndarray, c: int, rng: np.random.Generator):
+        n, d = X.shape
+        self._n = n
+        self.params = {"w": rng.standard_normal((d, c)) * 0.5, "b": rng.standard_normal(c)}
+        self.grads: dict = {}
+        self.originals = dict(self.params)
+        self.calls: list[str] = []
+        self.batches: list[np.ndarray] = []
+        self.log_probs: list[np.ndarray] = []
+        self.params_at_forward: list[dict] = []
+        self.grads_at_backward: list[dict] = []
+        self._x = None
+        self._s = None
+
+    def replaced_params(self) -> list[str]:
+        """Names whose array in ``params`` is no longer the original object."""
+        return [k for k, v in self.originals.items() if self.params.get(k) is not v]
+
+    def forward(self, x):
+        x = np.asarray(x, dtype=np.float64)
+        self.calls.append("forward")
+        self.batches.append(np.rint(x[:, 0] * self._n).astype(int))
+        self.params_at_forward.append({k: np.array(v, copy=True) for k, v in self.params.items()})
+        z = x @ self.params["w"] + self.params["b"]
+        z = z - z.max(axis=1, keepdims=True)
+        logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+        self._x, self._s = x, np.exp(logp)
+        self.log_probs.append(logp.copy())
+        return logp
+
+    def backward(self, dout):
+        dout = np.asarray(dout, dtype=np.float64)
+        self.calls.append("backward")
+        dz = dout - self._s * dout.sum(axis=1, keepdims=True)
+        self.grads["w"] = self._x.T @ dz
+        self.grads["b"] = dz.sum(axis=0)
+        self.grads_at_backward.append({k: v.copy() for k, v in self.grads.items()})
+        return dz @ self.params["w"].T
