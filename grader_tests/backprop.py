@@ -36,9 +36,15 @@ from course_utils.grading import (
     expect_callable,
     fail,
     forbid_calls,
+    instance_of,
+    is_class,
+    perturbed_results,
     protect,
+    reference,
     seal,
+    set_student_value,
     to_array,
+    type_name,
 )
 
 protect(_synthetic)
@@ -426,13 +432,13 @@ _PRIOR = 0.25  # a gradient already present on an operand before _backward runs
 
 def _expect_value_class(Value) -> None:
     expect_callable(Value, "Value", kind="class")
-    if not isinstance(Value, type):
-        fail(f"expected your class `Value`, got {type(Value).__name__}")
+    if not is_class(Value):
+        fail(f"expected your class `Value`, got {type_name(Value)}")
 
 
 def _value(Value, x: float):
     v = call_student(Value, x, label=f"`Value({x!r})`")
-    if not isinstance(v, Value):
+    if not instance_of(v, Value):
         fail(f"`Value({x!r})` did not return a Value")
     return v
 
@@ -440,7 +446,7 @@ def _value(Value, x: float):
 def _data(obj, what: str) -> float:
     data = getattr(obj, "data", None)
     if data is None:
-        fail(f"`{what}`: expected a Value with a `.data` attribute, got {type(obj).__name__}")
+        fail(f"`{what}`: expected a Value with a `.data` attribute, got {type_name(obj)}")
     return assert_scalar(data, f"({what}).data", kind="number")
 
 
@@ -449,9 +455,9 @@ def _grad(v, what: str) -> float:
 
 
 def _result(Value, out, expr: str):
-    if not isinstance(out, Value):
+    if not instance_of(out, Value):
         fail(
-            f"`{expr}` returned {type(out).__name__} {out!r:.40}, not a Value: wrap the "
+            f"`{expr}` returned {type_name(out)} {out!r:.40}, not a Value: wrap the "
             f"result, e.g. `out = Value(..., (self, other), '*')`, and return it"
         )
     return out
@@ -758,33 +764,30 @@ def _recorded_graph(Value, spec, seed_grad_check: bool = True):
     nodes, the list that records the order of _backward calls, and the exact gradients.
     """
     nodes: dict = {}
-    calls: list[str] = []
+    recorder = call_student(
+        reference("course_utils.grading.doubles", "BackwardRecorder"), label="recorder"
+    )
     for name, children, local in spec:
         kids = tuple(nodes[c] for c in children)
         node = call_student(
             Value, 1.0, kids, "f", label="`Value(data, _children, _op)`", check_mutation=False
         )
-
-        def _backward(node=node, kids=kids, local=local, name=name):
-            calls.append(name)
-            for kid, d in zip(kids, local, strict=True):
-                kid.grad += d * node.grad
-
-        node._backward = _backward
+        call_student(recorder.install, node, kids, tuple(local), name, label="recorder")
         nodes[name] = node
     expected = dict.fromkeys(nodes, 0.0)
     expected[spec[-1][0]] = 1.0
     for name, children, local in reversed(spec):
         for child, d in zip(children, local, strict=True):
             expected[child] += d * expected[name]
-    return nodes, calls, expected
+    return nodes, recorder, expected
 
 
 def _check_backward_case(Value, spec, case: str) -> None:
-    nodes, calls, expected = _recorded_graph(Value, spec)
+    nodes, recorder, expected = _recorded_graph(Value, spec)
     root_name = spec[-1][0]
     root = nodes[root_name]
     call_student(root.backward, label=f"`root.backward()` {case}")
+    calls = recorder.calls
     root_grad = _grad(root, "root")
     if root_grad != 1.0:
         fail(
@@ -898,8 +901,8 @@ def _check_std_value_case(std_value, Value, x1: float, x2: float, ddof: int) -> 
     label = f"`std_value(Value({x1:g}), Value({x2:g}), ddof={ddof})`"
     a, b = _value(Value, x1), _value(Value, x2)
     out = call_student(std_value, a, b, ddof, label=label)
-    if not isinstance(out, Value):
-        fail(f"{label} must return a Value (built from Value operations), got {type(out).__name__}")
+    if not instance_of(out, Value):
+        fail(f"{label} must return a Value (built from Value operations), got {type_name(out)}")
     f, g = _std_reference(x1, x2, ddof)
     got = _data(out, "sigma")
     if not _close_value(got, f["sigma"]):
@@ -1075,7 +1078,7 @@ def _make_net(cls, d: int, h: int, c: int, kind: str, reg: float, params: dict):
     if not isinstance(getattr(net, "params", None), dict):
         fail(f"{label}: the net must keep its parameters in a dict `self.params`")
     for k in PARAM_NAMES:
-        net.params[k] = params[k].copy()
+        set_student_value(net, [("attr", "params"), ("item", k)], params[k].copy())
     return net
 
 
@@ -1105,16 +1108,18 @@ def _call_loss(net, X, y, case: str):
 def _numerical_param_grads(net, X, y, h: float = 1e-5) -> dict:
     num = {}
     for k in PARAM_NAMES:
-        p = net.params[k]
+        p = np.asarray(net.params[k], dtype=np.float64)
+        flat = p.reshape(-1)
+        changes = [(i, float(flat[i]) + step) for i in range(p.size) for step in (h, -h)]
+        losses = call_student(
+            lambda: perturbed_results(
+                net, [("attr", "params"), ("item", k)], changes, net.loss, (X, y), select=0
+            ),
+            label="`net.loss(X, y)`",
+        )
         g = np.zeros(p.shape)
-        for idx in np.ndindex(p.shape):
-            old = p[idx]
-            p[idx] = old + h
-            plus = call_student(net.loss, X, y, label="`net.loss(X, y)`")[0]
-            p[idx] = old - h
-            minus = call_student(net.loss, X, y, label="`net.loss(X, y)`")[0]
-            p[idx] = old
-            g[idx] = (float(plus) - float(minus)) / (2 * h)
+        for i in range(p.size):
+            g.reshape(-1)[i] = (float(losses[2 * i]) - float(losses[2 * i + 1])) / (2 * h)
         num[k] = g
     return num
 
@@ -1291,16 +1296,9 @@ def _check_train_case(cls, kind: str, N: int, bs: int, num_epochs: int, reg: flo
     y = _targets(kind, N, c, rng)
     lr = 0.05
     net = _make_net(cls, d, h, c, kind, reg, params)
-    records: list = []
-    student_loss = net.loss
-
-    def recording_loss(Xb, yb):
-        before = _params_copy(net)
-        result = student_loss(Xb, yb)
-        records.append((np.array(Xb, copy=True), np.array(yb, copy=True), before, result))
-        return result
-
-    net.loss = recording_loss
+    recorder = call_student(
+        reference("course_utils.grading.doubles", "CallRecorder"), net, "loss", label="net.loss"
+    )
     label = (
         f"`net.train(X, y, lr={lr}, num_epochs={num_epochs}, batch_size={bs}, seed=1)` "
         f"(loss={kind!r}, N={N})"
@@ -1308,6 +1306,7 @@ def _check_train_case(cls, kind: str, N: int, bs: int, num_epochs: int, reg: flo
     history = call_student(
         net.train, X, y, lr=lr, num_epochs=num_epochs, batch_size=bs, seed=1, label=label
     )
+    records = recorder.records
     batches = -(-N // bs)
     if len(records) != num_epochs * batches:
         msg = (

@@ -25,6 +25,7 @@ from ._core import (
     expect_callable,
     fail,
     instance_of,
+    is_class,
     protect,
     quiet,
     registered_checks,
@@ -42,7 +43,14 @@ from .gradients import (
 )
 from .inspection import find_forbidden_calls, forbid_calls, resolve_dotted
 from .models import keras_model_copy
-from .remote import assign_student_array, is_remote, reference, student_rng
+from .remote import (
+    assign_student_array,
+    is_remote,
+    perturbed_results,
+    reference,
+    set_student_value,
+    student_rng,
+)
 from .stability import EXTREME_LOGITS, check_stable
 from .tfgraph import traced_op_types
 
@@ -70,14 +78,17 @@ __all__ = [
     "find_forbidden_calls",
     "forbid_calls",
     "instance_of",
+    "is_class",
     "is_remote",
     "keras_model_copy",
     "protect",
+    "perturbed_results",
     "quiet",
     "reference",
     "registered_checks",
     "resolve_dotted",
     "seal",
+    "set_student_value",
     "student_rng",
     "suspicious_lines",
     "to_array",

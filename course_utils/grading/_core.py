@@ -56,6 +56,7 @@ __all__ = [
     "expect_callable",
     "class_of",
     "fail",
+    "is_class",
     "instance_of",
     "protect",
     "quiet",
@@ -366,6 +367,13 @@ def type_name(v: Any) -> str:
     return type(v).__name__
 
 
+def is_class(obj: Any) -> bool:
+    """``isinstance(obj, type)``, also for a proxy of a class in the student's kernel."""
+    if isinstance(obj, Remote):
+        return remote_description(obj).get("kind") == "class"
+    return isinstance(obj, type)
+
+
 def class_of(obj: Any) -> Any:
     """``type(obj)``: the class itself, or a proxy of it for a proxied instance."""
     if isinstance(obj, Remote):
@@ -373,8 +381,16 @@ def class_of(obj: Any) -> Any:
     return type(obj)
 
 
-def instance_of(obj: Any, cls: type) -> bool:
-    """``isinstance(obj, cls)``, also for a proxy (by the class names its kernel reports)."""
+def instance_of(obj: Any, cls: Any) -> bool:
+    """``isinstance(obj, cls)``, also for proxies.
+
+    ``cls`` may be a library class (``tf.Variable``: a proxied object is judged by the class
+    names its kernel reports) or the student's own class (a proxy: asked in the kernel).
+    """
+    if isinstance(cls, Remote):
+        if not isinstance(obj, Remote):
+            return False
+        return object.__getattribute__(obj, "_request")("isinstance", cls=cls) is True
     if isinstance(obj, Remote):
         desc = remote_description(obj)
         if desc.get("kind") == "class":

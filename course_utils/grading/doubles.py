@@ -12,7 +12,48 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["RecordingNet", "make_rng"]
+__all__ = ["BackwardRecorder", "CallRecorder", "RecordingNet", "make_rng"]
+
+
+class BackwardRecorder:
+    """Gives a student's autodiff nodes ``_backward`` functions that record their calls.
+
+    ``install(node, children, local, name)`` sets ``node._backward`` to: append ``name`` to
+    ``calls``, then ``child.grad += d * node.grad`` for each child and local derivative
+    ``d``, so a check can see the order in which a student's ``backward`` visits a graph
+    whose derivatives it knows exactly.
+    """
+
+    def __init__(self):
+        self.calls: list[str] = []
+
+    def install(self, node, children, local, name: str) -> None:
+        def _backward():
+            self.calls.append(name)
+            for child, d in zip(children, local, strict=True):
+                child.grad += d * node.grad
+
+        node._backward = _backward
+
+
+class CallRecorder:
+    """Replaces ``obj.<name>`` (e.g. a student net's ``loss``) and records every call.
+
+    Each record is ``(*args, params_before, result)``: copies of the positional arguments,
+    a copy of ``obj.params`` (if any) before the call, and what the original returned.
+    """
+
+    def __init__(self, obj, name: str):
+        self.obj, self.original = obj, getattr(obj, name)
+        self.records: list[tuple] = []
+        setattr(obj, name, self)
+
+    def __call__(self, *args, **kwargs):
+        params = getattr(self.obj, "params", None)
+        before = {k: np.array(v, copy=True) for k, v in (params or {}).items()}
+        result = self.original(*args, **kwargs)
+        self.records.append((*(np.array(a, copy=True) for a in args), before, result))
+        return result
 
 
 def make_rng(seed: int) -> np.random.Generator:

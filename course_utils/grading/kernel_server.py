@@ -24,7 +24,9 @@ Requests (``op`` and its fields; ``ref`` fields hold reference ids):
 - ``perturb obj path changes fn args select`` -> for each ``(flat_index, value)`` in
   ``changes``: set that entry of the array at ``obj`` + ``path``, call ``fn(*args)``,
   restore the entry exactly; returns the results (numerical gradients w.r.t. parameters)
-- ``assign obj path value`` -> ``array[...] = value`` in place
+- ``assign obj path value`` -> ``array[...] = value`` in place; ``setpath obj path value``
+  -> the last step of ``path`` set to ``value`` (``setattr`` or ``__setitem__``)
+- ``isinstance obj cls`` -> ``isinstance(obj, cls)`` there (a student class)
 - ``trace obj specs`` -> the TensorFlow graph of ``tf.function(obj)`` for those input specs
 - ``scan obj names max_depth`` -> ``course_utils.grading.find_forbidden_calls`` here
 - ``bye`` -> the server returns
@@ -310,6 +312,19 @@ class _Session:
 
     def op_reference(self, module: str, name: str) -> Any:
         return self._import({"module": module, "name": name})
+
+    def op_isinstance(self, obj: Any, cls: Any) -> bool:
+        return isinstance(obj, cls)
+
+    def op_setpath(self, obj: Any, path: list, value: Any) -> None:
+        if not path:
+            raise ValueError("an empty path")
+        kind, key = path[-1]
+        parent = _resolve(obj, path[:-1])
+        if kind == "attr":
+            setattr(parent, key, value)
+        else:
+            parent[key] = value
 
     def op_trace(self, obj: Any, specs: list) -> dict:
         from .tfgraph import trace_to_wire

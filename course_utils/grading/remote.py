@@ -41,8 +41,10 @@ __all__ = [
     "assign_student_array",
     "current_link",
     "is_remote",
+    "perturbed_results",
     "reference",
     "remote_description",
+    "set_student_value",
     "student_rng",
 ]
 
@@ -377,6 +379,69 @@ def student_rng(seed: int) -> Any:
     return reference("course_utils.grading.doubles", "make_rng")(seed)
 
 
+def _resolve(obj: Any, path: Sequence[tuple[str, Any]]) -> Any:
+    for kind, key in path:
+        obj = getattr(obj, key) if kind == "attr" else obj[key]
+    return obj
+
+
+def set_student_value(obj: Any, path: Sequence[tuple[str, Any]], value: Any) -> None:
+    """``<obj><path> = value``: replace an attribute or item of a student object.
+
+    ``path`` as for ``assign_student_array``; its last step is the one set, e.g.
+    ``[("attr", "params"), ("item", "W1")]`` for ``net.params["W1"] = value``.
+    """
+    if not path:
+        raise ValueError("path: expected at least one step, got none")
+    if isinstance(obj, Remote):
+        obj._request("setpath", path=[list(step) for step in path], value=value)
+        return
+    kind, key = path[-1]
+    parent = _resolve(obj, path[:-1])
+    if kind == "attr":
+        setattr(parent, key, value)
+    else:
+        parent[key] = value
+
+
+def perturbed_results(
+    obj: Any,
+    path: Sequence[tuple[str, Any]],
+    changes: Sequence[tuple[int, float]],
+    fn: Any,
+    args: Sequence[Any] = (),
+    select: int | None = None,
+) -> list:
+    """``fn(*args)`` (or its item ``select``) with one entry of a student's array changed.
+
+    For each ``(flat_index, value)`` of ``changes``, the entry of the array at
+    ``<obj><path>`` is set to ``value`` in place, ``fn(*args)`` is called, and the entry is
+    restored to its exact old value: the numerical gradient of a student's function with
+    respect to parameters it reads from its own object. One request to a student's kernel.
+    """
+    if isinstance(obj, Remote):
+        return obj._request(
+            "perturb",
+            path=[list(step) for step in path],
+            changes=[[int(i), float(v)] for i, v in changes],
+            fn=fn,
+            args=tuple(args),
+            select=select,
+        )
+    array = _resolve(obj, path)
+    results = []
+    for flat, value in changes:
+        index = np.unravel_index(int(flat), array.shape) if array.ndim else ()
+        old = array[index].copy()
+        try:
+            array[index] = value
+            result = fn(*args)
+            results.append(result if select is None else result[select])
+        finally:
+            array[index] = old
+    return results
+
+
 def assign_student_array(obj: Any, path: Sequence[tuple[str, Any]], value: Any) -> None:
     """``<obj><path>[...] = value`` in place, on the student's own array.
 
@@ -387,9 +452,7 @@ def assign_student_array(obj: Any, path: Sequence[tuple[str, Any]], value: Any) 
     if isinstance(obj, Remote):
         obj._request("assign", path=[list(step) for step in path], value=value)
         return
-    target = obj
-    for kind, key in path:
-        target = getattr(target, key) if kind == "attr" else target[key]
+    target = _resolve(obj, path)
     if not isinstance(target, np.ndarray):
         raise TypeError(f"expected an array at the end of {list(path)}, got {type(target)}")
     target[...] = value

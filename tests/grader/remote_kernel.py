@@ -91,19 +91,32 @@ class CatalogueProcess:
 
 
 def catalogue_namespaces(path: Path):
-    """A fixture (params ``local``/``remote``) giving the catalogue at ``path``."""
+    """The local catalogue module, and a fixture ``cat`` giving it both ways.
+
+    ``cat`` is parametrized ``local``/``remote``; the remote process is started once per
+    test module, and its link is the current one (``remote.current_link``) only while a
+    test that asked for ``cat`` runs.
+    """
     local = load_local(path)
 
     @pytest.fixture(scope="module", params=["local", "remote"])
-    def cat(request):
+    def catalogue_server(request):
         if request.param == "local":
-            yield local
+            yield None
             return
         server = CatalogueProcess(path)
         try:
-            with server.link:
-                yield RemoteNamespace(server.link)
+            yield server, RemoteNamespace(server.link)
         finally:
             server.close()
 
-    return local, cat
+    @pytest.fixture
+    def cat(catalogue_server):
+        if catalogue_server is None:
+            yield local
+            return
+        server, namespace = catalogue_server
+        with server.link:
+            yield namespace
+
+    return local, catalogue_server, cat

@@ -7,7 +7,6 @@ of the catalogue ``wrong/backprop_wrong.py`` with the expected diagnosis in its 
 
 from __future__ import annotations
 
-import importlib.util
 import math
 from pathlib import Path
 
@@ -16,11 +15,11 @@ import pytest
 
 from grader_tests import backprop
 
-_spec = importlib.util.spec_from_file_location(
-    "backprop_wrong", Path(__file__).parent / "wrong" / "backprop_wrong.py"
+from remote_kernel import catalogue_namespaces
+
+catalogue, catalogue_server, cat = catalogue_namespaces(
+    Path(__file__).parent / "wrong" / "backprop_wrong.py"
 )
-catalogue = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(catalogue)
 
 REAL_ASSERTION_ERROR = AssertionError
 
@@ -39,16 +38,16 @@ def _impl_id(impl) -> str:
 
 
 CORRECT_CASES = [
-    pytest.param(check_name, impl, id=f"{task}-{i}-{_impl_id(impl)}-{check_name}")
+    pytest.param(task, i, check_name, id=f"{task}-{i}-{_impl_id(impl)}-{check_name}")
     for task, impls in catalogue.CORRECT.items()
     for i, impl in enumerate(impls)
     for check_name in catalogue.both(task)
 ]
 
 
-@pytest.mark.parametrize(("check_name", "impl"), CORRECT_CASES)
-def test_check_passes_correct_implementations(check_name, impl, capfd):
-    _check(check_name)(*_args(impl))
+@pytest.mark.parametrize(("task", "index", "check_name"), CORRECT_CASES)
+def test_check_passes_correct_implementations(task, index, check_name, cat, capfd):
+    _check(check_name)(*_args(cat.CORRECT[task][index]))
     out, err = capfd.readouterr()
     assert out == f"✔ {check_name} passed\n"
     assert err == ""
@@ -63,8 +62,10 @@ WRONG_CASES = [
 
 
 @pytest.mark.parametrize(("task", "wrong_name", "check_name"), WRONG_CASES)
-def test_check_rejects_wrong_implementation_with_diagnosis(task, wrong_name, check_name, capfd):
-    impl, pattern, _ = catalogue.WRONG[task][wrong_name]
+def test_check_rejects_wrong_implementation_with_diagnosis(
+    task, wrong_name, check_name, cat, capfd
+):
+    impl, pattern, _ = cat.WRONG[task][wrong_name]
     with pytest.raises(REAL_ASSERTION_ERROR) as info:
         _check(check_name)(*_args(impl))
     message = str(info.value)

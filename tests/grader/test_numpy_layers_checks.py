@@ -24,7 +24,7 @@ from conftest import mnist_available
 from remote_kernel import catalogue_namespaces
 
 CATALOGUE = Path(__file__).parent / "wrong" / "numpy_layers_wrong.py"
-catalogue, cat = catalogue_namespaces(CATALOGUE)
+catalogue, catalogue_server, cat = catalogue_namespaces(CATALOGUE)
 
 REAL_ASSERTION_ERROR = AssertionError
 TASKS = [
@@ -44,9 +44,18 @@ def _checks(task: str) -> list[str]:
     return [f"check_{task}", f"check_{task}_hidden"]
 
 
+def _on_the_catalogue_side(catalogue_server, build):
+    """``build(namespace)`` with the local catalogue, or with the remote one's link active."""
+    if catalogue_server is None:
+        return build(catalogue)
+    server, namespace = catalogue_server
+    with server.link:
+        return build(namespace)
+
+
 @pytest.fixture(scope="module")
-def tf_impls(cat):
-    return cat.tf_catalogue()
+def tf_impls(catalogue_server):
+    return _on_the_catalogue_side(catalogue_server, lambda ns: ns.tf_catalogue())
 
 
 def _run(check_name: str, impl, tf_impls=None) -> None:
@@ -256,22 +265,23 @@ def trained_weights():
 
 
 @pytest.fixture(scope="module")
-def trained(trained_weights, tf_impls, cat):
+def trained(trained_weights, tf_impls, catalogue_server):
     """The trained weights in a TFTwoLayerNet and in a NumPy TwoLayerNet of the catalogue."""
     import tensorflow as tf
 
     w = trained_weights
-    model = tf_impls["TFTwoLayerNet"](784, 100, 10, seed=0)
-    for key in ("w1", "b1", "w2", "b2"):
-        getattr(model, key).assign(tf.constant(w[key]))
-    net = cat.TwoLayerNet(784, 100, 10)
-    assign_student_array(
-        net, [("attr", "params"), ("item", "w1")], np.vstack([w["w1"], w["b1"][None]])
-    )
-    assign_student_array(
-        net, [("attr", "params"), ("item", "w2")], np.vstack([w["w2"], w["b2"][None]])
-    )
-    return model, net
+
+    def build(ns):
+        model = tf_impls["TFTwoLayerNet"](784, 100, 10, seed=0)
+        for key in ("w1", "b1", "w2", "b2"):
+            getattr(model, key).assign(tf.constant(w[key]))
+        net = ns.TwoLayerNet(784, 100, 10)
+        for key, value in (("w1", (w["w1"], w["b1"])), ("w2", (w["w2"], w["b2"]))):
+            stacked = np.vstack([value[0], value[1][None]])
+            assign_student_array(net, [("attr", "params"), ("item", key)], stacked)
+        return model, net
+
+    return _on_the_catalogue_side(catalogue_server, build)
 
 
 @needs_mnist

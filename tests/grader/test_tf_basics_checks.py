@@ -19,7 +19,9 @@ from grader_tests import tf_basics
 
 from remote_kernel import catalogue_namespaces
 
-catalogue, cat = catalogue_namespaces(Path(__file__).parent / "wrong" / "tf_basics_wrong.py")
+catalogue, catalogue_server, cat = catalogue_namespaces(
+    Path(__file__).parent / "wrong" / "tf_basics_wrong.py"
+)
 
 TASKS = ("softmax", "sigmoid", "softmax_ce", "sigmoid_ce")
 CHECKS = {

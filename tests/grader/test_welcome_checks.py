@@ -17,7 +17,9 @@ from grader_tests import welcome
 
 from remote_kernel import catalogue_namespaces
 
-catalogue, cat = catalogue_namespaces(Path(__file__).parent / "wrong" / "welcome_wrong.py")
+catalogue, catalogue_server, cat = catalogue_namespaces(
+    Path(__file__).parent / "wrong" / "welcome_wrong.py"
+)
 
 CHECKS = {
     "check_accuracy": welcome.check_accuracy,
@@ -27,8 +29,9 @@ REAL_ASSERTION_ERROR = AssertionError
 
 
 @pytest.mark.parametrize("check_name", CHECKS)
-@pytest.mark.parametrize("index", range(len(catalogue.CORRECT)),
-                         ids=[f.__name__ for f in catalogue.CORRECT])
+@pytest.mark.parametrize(
+    "index", range(len(catalogue.CORRECT)), ids=[f.__name__ for f in catalogue.CORRECT]
+)
 def test_check_passes_correct_implementations(check_name, index, cat, capfd):
     CHECKS[check_name](cat.CORRECT[index])
     out, err = capfd.readouterr()
