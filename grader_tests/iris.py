@@ -23,15 +23,19 @@ import numpy as np
 from course_utils.data import load_iris
 from course_utils.grading import (
     GUARD,
+    assign_student_array,
     call_student,
     check,
     describe_value,
     expect_callable,
     fail,
     forbid_calls,
+    instance_of,
+    keras_model_copy,
     quiet,
     seal,
     to_array,
+    type_name,
 )
 from course_utils.layers import (
     LeakyReLU,
@@ -79,8 +83,11 @@ def _with_ids(X: np.ndarray) -> np.ndarray:
 
 
 def _type_name(obj) -> str:
-    cls = type(obj)
-    return f"{cls.__module__}.{cls.__qualname__}" if cls.__module__ != "builtins" else cls.__name__
+    return type_name(obj, qualified=True)
+
+
+def _is_exactly(obj, cls) -> bool:
+    return _type_name(obj) == f"{cls.__module__}.{cls.__qualname__}"
 
 
 def _counts(y: np.ndarray, classes: np.ndarray) -> list[int]:
@@ -584,25 +591,27 @@ def _expect_value_error(fn, label: str, **kwargs) -> None:
 
 
 def _numpy_structure(model, activation, D, H, C, label) -> list:
-    if not isinstance(model, Sequential):
+    if not instance_of(model, Sequential):
         fail(
             f"{label}: expected a course_utils.layers.Sequential, got {_type_name(model)}; "
             f"return `Sequential(Linear(...), <activation>, Linear(...))`"
         )
     layers = list(model.layers)
-    kinds = [type(layer).__name__ for layer in layers]
-    if layers and isinstance(layers[-1], Softmax):
+    kinds = [type_name(layer) for layer in layers]
+    if layers and instance_of(layers[-1], Softmax):
         fail(
             f"{label}: the model ends with Softmax ({kinds}): softmax_cross_entropy applies "
             f"the softmax itself, so the network must output LOGITS; remove the last layer"
         )
-    if len(layers) == 2 and all(isinstance(layer, Linear | Matmul) for layer in layers):
+    if len(layers) == 2 and all(
+        instance_of(la, Linear) or instance_of(la, Matmul) for la in layers
+    ):
         fail(
             f"{label}: the layers are {kinds}: without an activation between them the two "
             f"Linear layers collapse into a single linear map; put the activation layer in "
             f"the middle"
         )
-    if len(layers) == 4 and isinstance(layers[2], Linear) and not isinstance(layers[3], Linear):
+    if len(layers) == 4 and instance_of(layers[2], Linear) and not instance_of(layers[3], Linear):
         fail(
             f"{label}: the layers are {kinds}: the output layer must be linear (logits for "
             f"softmax_cross_entropy); no activation after the last Linear"
@@ -613,12 +622,12 @@ def _numpy_structure(model, activation, D, H, C, label) -> list:
             f"(input -> hidden -> output), got {len(layers)}: {kinds}"
         )
     for i in (0, 2):
-        if isinstance(layers[i], Matmul):
+        if instance_of(layers[i], Matmul):
             fail(f"{label}: layer {i} is a Matmul (no bias); use Linear, which has a bias b")
-        if not isinstance(layers[i], Linear):
+        if not instance_of(layers[i], Linear):
             fail(f"{label}: layer {i} should be a Linear layer, got {kinds[i]} ({kinds})")
     want = _NUMPY_CLASSES[activation]
-    if type(layers[1]) is not want:
+    if not _is_exactly(layers[1], want):
         fail(
             f'{label}: activation "{activation}" should be course_utils.layers.'
             f"{want.__name__}, got {kinds[1]}"
@@ -716,7 +725,9 @@ def _train_briefly(model, X, y, label, steps=150, lr=0.03) -> float:
             m[key] = b1 * m.get(key, 0.0) + (1 - b1) * g
             v[key] = b2 * v.get(key, 0.0) + (1 - b2) * g * g
             step = lr * (m[key] / (1 - b1**t)) / (np.sqrt(v[key] / (1 - b2**t)) + eps)
-            w[...] = w - step.astype(w.dtype)
+            assign_student_array(
+                model, [("attr", "params"), ("item", key)], w - step.astype(w.dtype)
+            )
     logits = to_array(call_student(model.forward, X, label=f"{label}.forward"), "logits")
     return float(np.mean(np.argmax(logits, axis=1) == y))
 
@@ -778,6 +789,16 @@ def _keras():
     return keras
 
 
+def _keras_copy(model, x, label):
+    """The student's model rebuilt here from its architecture and weights (built on ``x``)."""
+    if not instance_of(model, _keras().Model):
+        fail(
+            f"{label}: expected a keras.Model (e.g. keras.Sequential([...])), got "
+            f"{_type_name(model)}"
+        )
+    return keras_model_copy(model, x, label=f"{label}: the model")
+
+
 def _to_numpy(keras, value) -> np.ndarray:
     return np.asarray(keras.ops.convert_to_numpy(value), dtype=np.float64)
 
@@ -788,15 +809,11 @@ def _keras_case(fn, activation, D, H, C, seed, rng) -> None:
         f'`build_keras_model("{activation}", num_inputs={D}, num_hiddens={H}, '
         f"num_outputs={C}, seed={seed})`"
     )
-    model = call_student(
+    student_model = call_student(
         fn, activation, num_inputs=D, num_hiddens=H, num_outputs=C, seed=seed, label=label
     )
-    if not isinstance(model, keras.Model):
-        fail(
-            f"{label}: expected a keras.Model (e.g. keras.Sequential([...])), got "
-            f"{_type_name(model)}"
-        )
     x = rng.standard_normal((8, D)).astype(np.float32)
+    model = _keras_copy(student_model, x, label)
     got = to_array(
         call_student(model, x, label=f"{label}: calling the model on x of shape {x.shape}"),
         "model(x)",
@@ -884,8 +901,7 @@ def _keras_seeding(fn, keras, activation, D, H, C, x, label) -> None:
         model = call_student(
             fn, activation, num_inputs=D, num_hiddens=H, num_outputs=C, seed=seed, label=label
         )
-        call_student(model, x, label=f"{label}: calling the model")
-        return [np.array(w, copy=True) for w in model.get_weights()]
+        return [np.array(w, copy=True) for w in _keras_copy(model, x, label).get_weights()]
 
     a, b, other = weights(3), weights(3), weights(4)
     if len(a) != len(b) or not all(np.array_equal(p, q) for p, q in zip(a, b, strict=True)):

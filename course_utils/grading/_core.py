@@ -360,11 +360,21 @@ _LIBRARY_PREFIXES = (
 )
 
 
-def type_name(v: Any) -> str:
-    """The class name of ``v``, also for a proxy of a student object (its kernel-side type)."""
+def type_name(v: Any, *, qualified: bool = False) -> str:
+    """The class name of ``v``, also for a proxy of a student object (its kernel-side type).
+
+    ``qualified``: ``module.QualName`` (plain ``name`` for built-in types).
+    """
     if isinstance(v, Remote):
-        return remote_description(v).get("type", "object")
-    return type(v).__name__
+        desc = remote_description(v)
+        if qualified and desc.get("mro_qualified"):
+            name = str(desc["mro_qualified"][0])
+            return name.removeprefix("builtins.")
+        return desc.get("type", "object")
+    cls = type(v)
+    if qualified and cls.__module__ != "builtins":
+        return f"{cls.__module__}.{cls.__qualname__}"
+    return cls.__name__
 
 
 def is_class(obj: Any) -> bool:

@@ -7,7 +7,6 @@ nothing on stderr, and rejects each known-wrong implementation of the catalogue
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -15,19 +14,26 @@ import pytest
 
 from grader_tests import iris
 
-_spec = importlib.util.spec_from_file_location(
-    "iris_wrong", Path(__file__).parent / "wrong" / "iris_wrong.py"
+from remote_kernel import catalogue_namespaces
+
+catalogue, catalogue_server, cat = catalogue_namespaces(
+    Path(__file__).parent / "wrong" / "iris_wrong.py"
 )
-catalogue = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(catalogue)
 
 REAL_ASSERTION_ERROR = AssertionError
-TASKS = {
-    "stratified_split": (catalogue.SPLIT_CORRECT, catalogue.SPLIT_WRONG),
-    "standardize": (catalogue.STD_CORRECT, catalogue.STD_WRONG),
-    "build_numpy_model": (catalogue.NUMPY_CORRECT, catalogue.NUMPY_WRONG),
-    "build_keras_model": (catalogue.KERAS_CORRECT, catalogue.KERAS_WRONG),
+_NAMES = {
+    "stratified_split": ("SPLIT_CORRECT", "SPLIT_WRONG"),
+    "standardize": ("STD_CORRECT", "STD_WRONG"),
+    "build_numpy_model": ("NUMPY_CORRECT", "NUMPY_WRONG"),
+    "build_keras_model": ("KERAS_CORRECT", "KERAS_WRONG"),
 }
+TASKS = {
+    task: (getattr(catalogue, c), getattr(catalogue, w)) for task, (c, w) in _NAMES.items()
+}
+
+
+def _tasks(ns) -> dict:
+    return {task: (getattr(ns, c), getattr(ns, w)) for task, (c, w) in _NAMES.items()}
 
 
 def _check(name: str):
@@ -35,17 +41,17 @@ def _check(name: str):
 
 
 CORRECT_CASES = [
-    pytest.param(f"check_{task}{suffix}", impl, id=f"{impl.__name__}-check_{task}{suffix}")
+    pytest.param(task, i, f"check_{task}{suffix}", id=f"{impl.__name__}-check_{task}{suffix}")
     for task, (correct, _) in TASKS.items()
-    for impl in correct
+    for i, impl in enumerate(correct)
     for suffix in ("", "_hidden")
 ]
 
 
-@pytest.mark.parametrize(("check_name", "impl"), CORRECT_CASES)
-def test_check_passes_correct_implementations(check_name, impl, capfd):
+@pytest.mark.parametrize(("task", "index", "check_name"), CORRECT_CASES)
+def test_check_passes_correct_implementations(task, index, check_name, cat, capfd):
     capfd.readouterr()
-    _check(check_name)(impl)
+    _check(check_name)(_tasks(cat)[task][0][index])
     out, err = capfd.readouterr()
     assert out == f"✔ {check_name} passed\n"
     assert err == ""
@@ -60,8 +66,10 @@ WRONG_CASES = [
 
 
 @pytest.mark.parametrize(("task", "wrong_name", "check_name"), WRONG_CASES)
-def test_check_rejects_wrong_implementation_with_diagnosis(task, wrong_name, check_name, capfd):
-    impl, pattern, _ = TASKS[task][1][wrong_name]
+def test_check_rejects_wrong_implementation_with_diagnosis(
+    task, wrong_name, check_name, cat, capfd
+):
+    impl, pattern, _ = _tasks(cat)[task][1][wrong_name]
     capfd.readouterr()
     with pytest.raises(REAL_ASSERTION_ERROR) as info:
         _check(check_name)(impl)
@@ -81,9 +89,9 @@ HIDDEN_ONLY = [
 
 
 @pytest.mark.parametrize(("task", "wrong_name"), HIDDEN_ONLY)
-def test_hidden_only_entries_really_pass_the_visible_check(task, wrong_name):
+def test_hidden_only_entries_really_pass_the_visible_check(task, wrong_name, cat):
     # Documents why each hidden check exists: these mistakes survive the visible one.
-    impl = TASKS[task][1][wrong_name][0]
+    impl = _tasks(cat)[task][1][wrong_name][0]
     _check(f"check_{task}")(impl)
 
 
