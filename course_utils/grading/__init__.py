@@ -33,6 +33,8 @@ from ._core import (
     verify_markers,
 )
 from .compare import assert_close, assert_scalar, to_array, value_hints
+from .diagnose import explain_difference, name_factor
+from .error_text import explain_error_text
 from .gradients import (
     assert_function_gradients,
     assert_gradient,
@@ -60,12 +62,15 @@ __all__ = [
     "checks_called_in",
     "describe_value",
     "diagnose_gradient",
+    "explain_difference",
+    "explain_error_text",
     "expect_callable",
     "expected_marker",
     "fail",
     "find_forbidden_calls",
     "find_markers",
     "forbid_calls",
+    "name_factor",
     "protect",
     "quiet",
     "registered_checks",
@@ -81,6 +86,9 @@ protect(_gradcheck)
 for _name in (
     "course_utils.grading._core",
     "course_utils.grading.compare",
+    "course_utils.grading.diagnose",
+    "course_utils.grading.error_text",
+    "course_utils.grading.visible",
     "course_utils.grading.gradients",
     "course_utils.grading.inspection",
     "course_utils.grading.stability",

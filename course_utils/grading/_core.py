@@ -61,6 +61,9 @@ import numpy as np
 import numpy.linalg
 import numpy.random
 
+from .error_text import error_hint_line
+from .visible import visible_case_note
+
 __all__ = [
     "AssertionError_",
     "Guard",
@@ -516,7 +519,8 @@ def _explain_exception(exc: BaseException, label: str, names, args) -> str:
             f"{label} is not implemented yet (it raised NotImplementedError): replace the "
             f"`raise NotImplementedError` line with your code"
         )
-    return f"{label} raised {type(exc).__name__}: {exc}  (called with {called})"
+    text = f"{label} raised {type(exc).__name__}: {exc}  (called with {called})"
+    return text + error_hint_line(type(exc).__name__, str(exc))
 
 
 def call_student(
@@ -604,7 +608,8 @@ def _make_wrapper(f: Callable, check_name: str) -> Callable:
                 f(*args, **kwargs)
         except AssertionError_ as exc:
             GUARD.restore()
-            raise AssertionError_(f"{check_name}: {exc}") from exc.__cause__
+            note = visible_case_note(f, check_name, args, kwargs)
+            raise AssertionError_(f"{check_name}: {exc}{note}") from exc.__cause__
         GUARD.restore()
         _emit(check_name)
 
