@@ -42,17 +42,26 @@ from .gradients import (
     assert_numerical_gradient,
     diagnose_gradient,
 )
+from .init_scale import assert_init_scale
 from .inspection import find_forbidden_calls, forbid_calls, resolve_dotted
-from .stability import EXTREME_LOGITS, check_stable
+from .stability import (
+    EXTREME_LOGITS,
+    EXTREME_TARGETS,
+    check_stable,
+    confidently_wrong_rows,
+    underflow_explanation,
+)
 
 __all__ = [
     "EXTREME_LOGITS",
+    "EXTREME_TARGETS",
     "GUARD",
     "MARK",
     "SealedModule",
     "assert_close",
     "assert_function_gradients",
     "assert_gradient",
+    "assert_init_scale",
     "assert_layer_gradients",
     "assert_numerical_gradient",
     "assert_scalar",
@@ -60,6 +69,7 @@ __all__ = [
     "check",
     "check_stable",
     "checks_called_in",
+    "confidently_wrong_rows",
     "describe_value",
     "diagnose_gradient",
     "explain_difference",
@@ -78,6 +88,7 @@ __all__ = [
     "seal",
     "suspicious_lines",
     "to_array",
+    "underflow_explanation",
     "value_hints",
     "verify_markers",
 ]
@@ -90,6 +101,7 @@ for _name in (
     "course_utils.grading.error_text",
     "course_utils.grading.visible",
     "course_utils.grading.gradients",
+    "course_utils.grading.init_scale",
     "course_utils.grading.inspection",
     "course_utils.grading.stability",
     "course_utils.grading",

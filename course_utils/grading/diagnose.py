@@ -73,7 +73,7 @@ def _named_values(factors: Mapping[str, float]) -> list[tuple[float, str, str, s
                                                                   "inv", ab)]  # fmt: skip
             if a != b:
                 out += [(va / vb, f"{a}/{b}", "", ""), (vb / va, f"{b}/{a}", "", "")]
-    return out
+    return [item for item in out if abs(item[0] - 1) > 1e-6]
 
 
 def name_factor(c: float, factors: Mapping[str, float] | None = None) -> tuple[str, str, str]:
@@ -112,9 +112,14 @@ def _factor_sentence(c: float, factors: Mapping[str, float], overdetermined: boo
         return "off by a constant factor: your values are 1/2 × expected (a factor 2 is missing)"
     if kind == "ddof":
         return (
-            f"your values are {label} times the expected ones: the N − 1 versus N of a variance "
-            f"or standard deviation (ddof=1 versus ddof=0): use the ddof the task states"
-        ).replace("N − 1 versus N", f"{name} − 1 versus {name}")
+            (
+                f"your values are {label} times the expected ones: a variance or standard "
+                f"deviation divided by N − 1 (ddof=1) where N (ddof=0) is meant, or the reverse: "
+                f"use the ddof the task states"
+            )
+            .replace("N − 1 (", f"{name} − 1 (")
+            .replace("where N (", f"where {name} (")
+        )
     if label:
         return f"off by a constant factor: your values are {label} = {c:.6g} × expected"
     if overdetermined:
@@ -174,7 +179,7 @@ def _zeros(case: _Case) -> str:
 
 def _factor(case: _Case) -> str:
     c = _lstsq_scalar(case.got, case.exp)
-    if c is None or c == 0 or abs(c - 1) < 1e-9 or not case.fits(c * case.exp):
+    if c is None or c == 0 or abs(c - 1) < 1e-6 or not case.fits(c * case.exp):
         return ""
     return _factor_sentence(c, case.factors, case.free(1))
 
