@@ -7,6 +7,13 @@ one line, ``✔ <check_name> passed`` (plus `` [<token>]`` when ``COURSE_GRADER_
 at import); on failure it raises the genuine ``AssertionError`` with a message a student
 can act on. Nothing is ever written to stderr.
 
+Wrong values are explained by their structure (``diagnose``: a named factor such as N or
+(N−1)/N, a transpose, a part of the expected value missing or scaled alone, a multiple of
+the parameter, per-row/column offsets, the wrong axis, float32 precision); NumPy's and
+TensorFlow's shape errors by what their shapes say (``error_text``: element-wise versus
+matrix product); a failing hidden check says whether its visible twin passes (``visible``);
+a stated initial weight scale is tested statistically (``init_scale``).
+
 Importing this package captures the references the checks rely on; see ``_core`` for the
 tamper-resistance protocol (guard, sealed modules, keyed markers) and its residual risk.
 """

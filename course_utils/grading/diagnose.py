@@ -35,6 +35,8 @@ __all__ = ["FIT_RTOL", "explain_difference", "name_factor"]
 
 #: A model fits when the largest residual is below FIT_RTOL x the largest difference.
 FIT_RTOL = 1e-4
+#: Differences below NOISE_RTOL x the largest expected value are float64 rounding.
+NOISE_RTOL = 1e-12
 #: A fitted parameter equals a named value within this relative tolerance.
 NAME_RTOL = 1e-6
 _DESCRIPTIONS = {
@@ -50,11 +52,16 @@ _DESCRIPTIONS = {
 # Named factors
 # --------------------------------------------------------------------------------------
 def _named_values(factors: Mapping[str, float]) -> list[tuple[float, str, str, str]]:
-    """(value, label, kind, name) of every factor a slip commonly introduces."""
+    """(value, label, kind, name) of every factor a slip commonly introduces, simplest first.
+
+    Kinds: "sign", "two", "half", "size" / "inv" (a named size or its inverse, e.g. N and
+    1/N; also products such as N·C), "ddof" ((N−1)/N and relatives), "one_plus" (1 + reg).
+    """
     out = [(-1.0, "−1", "sign", ""), (2.0, "2", "two", ""), (0.5, "1/2", "half", "")]
     sizes = [(k, float(v)) for k, v in factors.items() if float(v) not in (0.0, 1.0, -1.0)]
     for name, v in sizes:
         out += [(v, f"{name} = {v:g}", "size", name), (1 / v, f"1/{name} = 1/{v:g}", "inv", name)]
+    for name, v in sizes:
         if v >= 2 and v == int(v):
             for value, form in (
                 ((v - 1) / v, "(N−1)/N"),
@@ -65,7 +72,6 @@ def _named_values(factors: Mapping[str, float]) -> list[tuple[float, str, str, s
                 out.append((value, f"{form.replace('N', name)} ({name} = {v:g})", "ddof", name))
         if abs(v) < 1:
             out += [(1 + v, f"1 + {name}", "one_plus", name), (1 - v, f"1 − {name}", "", name)]
-        out += [(2 * v, f"2·{name} = {2 * v:g}", "size", name), (v / 2, f"{name}/2", "", name)]
     for i, (a, va) in enumerate(sizes):
         for b, vb in sizes[i:]:
             ab = f"{a}·{b}" if a != b else f"{a}²"
@@ -73,6 +79,8 @@ def _named_values(factors: Mapping[str, float]) -> list[tuple[float, str, str, s
                                                                   "inv", ab)]  # fmt: skip
             if a != b:
                 out += [(va / vb, f"{a}/{b}", "", ""), (vb / va, f"{b}/{a}", "", "")]
+    for name, v in sizes:
+        out += [(2 * v, f"2·{name} = {2 * v:g}", "size", f"2·{name}"), (v / 2, f"{name}/2", "", "")]
     return [item for item in out if abs(item[0] - 1) > 1e-6]
 
 
@@ -148,7 +156,7 @@ class _Case:
     def fits(self, model: np.ndarray) -> bool:
         """``model`` reproduces ``got`` up to FIT_RTOL of the difference."""
         resid = float(np.abs(self.got - model).max())
-        return resid <= FIT_RTOL * self.diff_max + 1e-15 * self.scale
+        return resid <= FIT_RTOL * self.diff_max
 
     def free(self, k: int) -> bool:
         """A k-parameter model is over-determined (it could not fit noise by chance)."""
@@ -224,7 +232,7 @@ def _part_sentence(name: str, f: float, factors) -> str:
 
 def _parts(case: _Case, parts: Mapping[str, np.ndarray]) -> str:
     for name, t in parts.items():
-        if not np.any(t) or _collinear(t, case.exp):
+        if not np.any(t) or (case.n > 1 and _collinear(t, case.exp)):
             continue
         a = _lstsq_scalar(case.diff, t)
         if a is None or not case.fits(case.exp + a * t):
@@ -461,7 +469,9 @@ def explain_difference(
         case = _Case(got, expected, factors, rtol, atol)
     except (TypeError, ValueError):
         return []
-    if case.got.shape != case.exp.shape or case.n == 0 or case.diff_max == 0:
+    if case.got.shape != case.exp.shape or case.n == 0:
+        return []
+    if case.diff_max <= NOISE_RTOL * case.scale:  # float64 rounding, nothing to explain
         return []
     if not (np.all(np.isfinite(case.got)) and np.all(np.isfinite(case.exp))):
         return []

@@ -10,7 +10,7 @@ it and sorts the failure messages into
 Usage (from the repository root; TensorFlow tasks included, MNIST accuracy checks are not
 in the catalogues)::
 
-    .venv/bin/python tests/grader/count_vague.py [--list] [--only welcome,backprop,...]
+    .venv/bin/python tests/grader/count_vague.py [--list] [--no-visible-note] [--only a,b]
 
 Not collected by pytest (the file name does not start with ``test_``).
 """
@@ -83,21 +83,38 @@ def collect(assignment: str) -> list[tuple[str, str, str | None]]:
     return results
 
 
-def is_vague(message: str) -> bool:
-    return not any(line.strip().startswith("Hint:") for line in message.splitlines())
+_VISIBLE_NOTE = "Hint: the visible case ("
+
+
+def is_vague(message: str, count_visible_note: bool = True) -> bool:
+    """No ``Hint:`` line (optionally not counting the visible-case note of hidden checks)."""
+    return not any(
+        line.strip().startswith("Hint:")
+        and (count_visible_note or not line.strip().startswith(_VISIBLE_NOTE))
+        for line in message.splitlines()
+    )
+
+
+def _without_note(message: str) -> str:
+    return message.split("\n" + _VISIBLE_NOTE)[0].rstrip()
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--list", action="store_true", help="print every vague message")
     parser.add_argument("--only", default=",".join(ASSIGNMENTS))
+    parser.add_argument(
+        "--no-visible-note",
+        action="store_true",
+        help="do not count the hidden checks' 'the visible case passes' note as a hint",
+    )
     args = parser.parse_args()
     totals = [0, 0, 0, 0]
     for assignment in args.only.split(","):
         results = collect(assignment)
         failed = [(n, c, m) for n, c, m in results if m is not None]
-        vague = [(n, c, m) for n, c, m in failed if is_vague(m)]
-        values = [(n, c, m) for n, c, m in vague if _VALUES_ONLY.search(m.rstrip())]
+        vague = [(n, c, m) for n, c, m in failed if is_vague(m, not args.no_visible_note)]
+        values = [(n, c, m) for n, c, m in vague if _VALUES_ONLY.search(_without_note(m))]
         passed = [(n, c) for n, c, m in results if m is None]
         row = (len(failed), len(vague), len(values), len(passed))
         totals = [t + r for t, r in zip(totals, row, strict=True)]
