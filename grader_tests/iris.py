@@ -426,7 +426,7 @@ def _standardize_case(fn, X_train, X_test, case) -> None:
     exp_tr, exp_te = _std_reference(X64_tr, X64_te, ddof=ddof)
     if not _close(got_tr, exp_tr, rtol, atol):
         why = _std_diagnosis(got_tr, got_te, X64_tr, X64_te, rtol, atol) or "; ".join(
-            explain_difference(got_tr, exp_tr, factors={"N": len(X_train)}, rtol=rtol, atol=atol)
+            explain_difference(got_tr, exp_tr, factors={"N": len(X_train)}, rtol=rtol)
         )
         worst = np.unravel_index(int(np.argmax(np.abs(got_tr - exp_tr))), exp_tr.shape)
         msg = (

@@ -99,7 +99,6 @@ def value_hints(
     parts: Mapping[str, Any] | None = None,
     related: Mapping[str, Any] | None = None,
     got_dtype: Any = None,
-    atol: float = 0.0,
 ) -> list[str]:
     """The structural diagnosis of a wrong result (same shape floats), as hint sentences.
 
@@ -115,7 +114,6 @@ def value_hints(
         parts=parts,
         related=related,
         rtol=rtol,
-        atol=atol,
         got_dtype=got_dtype,
     )
 
@@ -228,7 +226,7 @@ def _value_failure(name, arr, exp, bad, rtol, atol, batch_size, rows_are_samples
     hints = []
     if exp.dtype.kind in "fc" and arr.dtype.kind in "fc" and bool(NP.isfinite(exp).all()):
         hints = value_hints(
-            arr, exp.astype(NP.float64), batch_size=batch_size, rtol=rtol, atol=atol, **structure
+            arr, exp.astype(NP.float64), batch_size=batch_size, rtol=rtol, **structure
         )
         if not hints and rows_are_samples and arr.ndim >= 1 and arr.shape[0] > 1:
             rows = _bad_rows(bad, arr.shape[0])

@@ -75,8 +75,11 @@ def _named_values(factors: Mapping[str, float]) -> list[tuple[float, str, str, s
     for i, (a, va) in enumerate(sizes):
         for b, vb in sizes[i:]:
             ab = f"{a}·{b}" if a != b else f"{a}²"
-            out += [(va * vb, f"{ab} = {va * vb:g}", "size", ab), (1 / (va * vb), f"1/({ab})",
-                                                                  "inv", ab)]  # fmt: skip
+            prod = va * vb
+            out += [
+                (prod, f"{ab} = {prod:g}", "size", ab),
+                (1 / prod, f"1/({ab}) = 1/{prod:g}", "inv", ab),
+            ]
             if a != b:
                 out += [(va / vb, f"{a}/{b}", "", ""), (vb / va, f"{b}/{a}", "", "")]
     for name, v in sizes:
@@ -94,7 +97,7 @@ def name_factor(c: float, factors: Mapping[str, float] | None = None) -> tuple[s
 
 def _factor_sentence(c: float, factors: Mapping[str, float], overdetermined: bool) -> str:
     label, kind, name = name_factor(c, factors)
-    what = _DESCRIPTIONS.get(name, name)
+    what = f" ({_DESCRIPTIONS[name]})" if name in _DESCRIPTIONS else ""
     if kind == "sign":
         return "the sign is flipped: you got exactly −expected"
     if kind == "size" and name == "N":
@@ -108,9 +111,9 @@ def _factor_sentence(c: float, factors: Mapping[str, float], overdetermined: boo
             f"where it does not belong (or twice)?"
         )
     if kind == "size":
-        return f"your values are {label} times too large ({what}): a division by it missing?"
+        return f"your values are {label} times too large{what}: a division by it missing?"
     if kind == "inv":
-        return f"your values are {label} of the expected ones ({what}): an extra division?"
+        return f"your values are {label} of the expected ones{what}: an extra division?"
     if kind == "two":
         return (
             "off by a constant factor: your values are 2 × expected (a factor 2 too many, "
@@ -120,13 +123,9 @@ def _factor_sentence(c: float, factors: Mapping[str, float], overdetermined: boo
         return "off by a constant factor: your values are 1/2 × expected (a factor 2 is missing)"
     if kind == "ddof":
         return (
-            (
-                f"your values are {label} times the expected ones: a variance or standard "
-                f"deviation divided by N − 1 (ddof=1) where N (ddof=0) is meant, or the reverse: "
-                f"use the ddof the task states"
-            )
-            .replace("N − 1 (", f"{name} − 1 (")
-            .replace("where N (", f"where {name} (")
+            f"your values are {label} times the expected ones: a variance or standard "
+            f"deviation divided by {name} − 1 (ddof=1) where {name} (ddof=0) is meant, or the "
+            f"reverse: use the ddof the task states"
         )
     if label:
         return f"off by a constant factor: your values are {label} = {c:.6g} × expected"
@@ -143,13 +142,13 @@ def _factor_sentence(c: float, factors: Mapping[str, float], overdetermined: boo
 class _Case:
     """The arrays (float64) and tolerances one diagnosis works on."""
 
-    def __init__(self, got, expected, factors, rtol, atol):
+    def __init__(self, got, expected, factors, rtol):
         self.got = np.array(got, dtype=np.float64)
         self.exp = np.array(expected, dtype=np.float64)
         self.diff = self.got - self.exp
         self.n = self.exp.size
         self.factors = dict(factors or {})
-        self.rtol, self.atol = rtol, atol
+        self.rtol = rtol
         self.scale = float(np.abs(self.exp).max()) if self.n else 0.0
         self.diff_max = float(np.abs(self.diff).max()) if self.n else 0.0
 
@@ -447,7 +446,6 @@ def explain_difference(
     parts: Mapping[str, Any] | None = None,
     related: Mapping[str, Any] | None = None,
     rtol: float = 0.0,
-    atol: float = 0.0,
     got_dtype: Any = None,
 ) -> list[str]:
     """Sentences (at most one) naming the structure of ``got - expected``; [] if none fits.
@@ -461,12 +459,12 @@ def explain_difference(
             (``{"reg * W": reg * W}``).
         related: other arrays of the computation a slip may have added a multiple of
             (``{"params['w']": w}``).
-        rtol, atol: the comparison's tolerances (used by the float32 diagnosis only: an
+        rtol: the comparison's relative tolerance (used by the float32 diagnosis only: an
             error within float32 precision is named only where the check is stricter).
         got_dtype: the dtype the student's result had before any conversion.
     """
     try:
-        case = _Case(got, expected, factors, rtol, atol)
+        case = _Case(got, expected, factors, rtol)
     except (TypeError, ValueError):
         return []
     if case.got.shape != case.exp.shape or case.n == 0:
