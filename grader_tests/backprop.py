@@ -28,12 +28,16 @@ import numpy as np
 
 import course_utils.data.synthetic as _synthetic
 from course_utils.grading import (
+    EXTREME_LOGITS,
+    EXTREME_TARGETS,
     assert_close,
     assert_gradient,
     assert_scalar,
     call_student,
     check,
+    confidently_wrong_rows,
     expect_callable,
+    explain_difference,
     fail,
     forbid_calls,
     instance_of,
@@ -45,6 +49,7 @@ from course_utils.grading import (
     set_student_value,
     to_array,
     type_name,
+    underflow_explanation,
 )
 
 protect(_synthetic)
@@ -162,7 +167,10 @@ def _check_ce_case(fn, Y: np.ndarray, t: np.ndarray, kind: str, case: str) -> No
         return
     N, C = Y.shape
     if not math.isfinite(value):
-        if kind == "logits" and float(np.abs(Y).max()) > 50:
+        wrong_rows = confidently_wrong_rows(Y, t) if kind == "logits" else []
+        if value == math.inf and wrong_rows:
+            why = underflow_explanation(wrong_rows, Y, t)
+        elif kind == "logits" and float(np.abs(Y).max()) > 50:
             why = (
                 "exp of large logits overflows: subtract each row's maximum before np.exp "
                 "(softmax does not change), or use the log-sum-exp trick"
@@ -174,7 +182,7 @@ def _check_ce_case(fn, Y: np.ndarray, t: np.ndarray, kind: str, case: str) -> No
             )
         else:
             why = "the log of 0 or of a negative number: pick Y[i, targets[i]]"
-        fail(f"{label} {case}: expected {expected:.10g}, got {value}. {why}")
+        fail(f"{label} {case}: expected {expected:.10g}, got {value}.\nHint: {why}")
     msg = f"{label} {case} (N={N}, C={C}): expected {expected:.10g}, got {value:.10g}"
     hints = [why for v, why in _ce_candidates(Y, t, kind) if _close_value(value, v, 1e-7)]
     if hints:
@@ -222,8 +230,16 @@ def _ce_hidden_cases(kind: str) -> list[tuple[np.ndarray, np.ndarray, str]]:
     t = rng.integers(0, 3, size=6).astype(np.int32)
     cases.append((rng.uniform(0.1, 0.9, size=(6, 3)), t, "(int32 targets)"))
     if kind == "logits":
-        extreme = np.array([[1000.0, -1000.0, 0.0], [-1000.0, 999.0, 1000.0], [5.0, 5.0, 5.0]])
-        cases.append((extreme, np.array([0, 1, 2]), "(logits of ±1000: numerical stability)"))
+        # Every stability probe has a confidently wrong row (see grading.stability): here
+        # the last one, whose true class is 1400 below the max (loss 1400, not inf).
+        extreme = np.array(
+            [[1000.0, -1000.0, 0.0], [-1000.0, 999.0, 1000.0], [5.0, 5.0, 5.0],
+             [1000.0, -400.0, 0.0]]
+        )  # fmt: skip
+        cases.append((extreme, np.array([0, 1, 2, 1]), "(logits of ±1000: numerical stability)"))
+        cases.append(
+            (EXTREME_LOGITS.copy(), EXTREME_TARGETS.copy(), "(logits of ±1000, wrong classes)")
+        )
         cases.append((BATCH_Y + 50.0, BATCH_TARGETS.copy(), "(the notebook's batch + 50)"))
     return cases
 
@@ -906,7 +922,11 @@ def _check_std_value_case(std_value, Value, x1: float, x2: float, ddof: int) -> 
     f, g = _std_reference(x1, x2, ddof)
     got = _data(out, "sigma")
     if not _close_value(got, f["sigma"]):
-        fail(f"{label}: sigma.data: expected {f['sigma']:.10g}, got {got:.10g}")
+        hints = explain_difference(got, f["sigma"], factors={"N": 2}, rtol=1e-9)
+        fail(
+            f"{label}: sigma.data: expected {f['sigma']:.10g}, got {got:.10g}"
+            + "".join(f"\nHint: {h}" for h in hints)
+        )
     call_student(out.backward, label=f"{label}.backward()")
     for name, v in (("x1", a), ("x2", b)):
         got = _grad(v, name)
@@ -1057,6 +1077,35 @@ _GRAD_BUGS = {
 }  # fmt: skip
 
 
+def _grad_parts(params: dict, X: np.ndarray, y: np.ndarray, kind: str, reg: float) -> dict:
+    """The additive parts of each reference gradient, by name, for the diagnosis.
+
+    The backward pass is linear in dscores, so each term of dscores (softmax(scores)/N and
+    -onehot(y)/N; or 2 scores/(N C) and -2 y/(N C)) gives its own part of every gradient;
+    the L2 term reg * W is one more part of dW1 and dW2. A part missing, doubled or scaled
+    alone (operator precedence) is then named.
+    """
+    W1, b1, W2, b2 = (params[k] for k in PARAM_NAMES)
+    N = X.shape[0]
+    a1 = _sigmoid(X @ W1 + b1)
+    scores = a1 @ W2 + b2
+    if kind == "mse":
+        pieces = {"2·scores/(N·C)": 2 * scores / scores.size, "−2·y/(N·C)": -2 * y / scores.size}
+    else:
+        probs = np.exp(_log_softmax(scores))
+        one_hot = np.eye(scores.shape[1])[y]
+        pieces = {"softmax(scores)/N": probs / N, "−onehot(y)/N": -one_hot / N}
+    parts: dict = {k: {} for k in PARAM_NAMES}
+    for label, dscores in pieces.items():
+        dz1 = (dscores @ W2.T) * a1 * (1 - a1)
+        for k, g in (("W2", a1.T @ dscores), ("b2", dscores.sum(axis=0)),
+                     ("W1", X.T @ dz1), ("b1", dz1.sum(axis=0))):  # fmt: skip
+            parts[k][f"{label} (of dscores)"] = g
+    parts["W1"]["reg * W1"] = reg * W1
+    parts["W2"]["reg * W2"] = reg * W2
+    return parts
+
+
 def _random_params(d: int, h: int, c: int, rng: np.random.Generator) -> dict:
     return {
         "W1": rng.standard_normal((d, h)) * 0.8,
@@ -1144,15 +1193,25 @@ def _check_loss_case(cls, kind: str, N: int, d: int, h: int, c: int, reg: float,
     net = _make_net(cls, d, h, c, kind, reg, params)
     value, grads = _call_loss(net, X, y, case)
     expected, exp_grads = net_reference(params, X, y, kind, reg)
-    if not _close_value(value, expected, 1e-8):
-        msg = f"`net.loss(X, y)` {case}: loss value: expected {expected:.10g}, got {value:.10g}"
-        for bug, why in _LOSS_BUGS.items():
-            if _close_value(value, net_reference(params, X, y, kind, reg, bug)[0], 1e-8):
-                msg += f"\nHint: {why}"
+    factors = {"N": N, "C": c, "reg": reg}
+    # float64 throughout agrees to ~1e-15; a loss computed in float32 is off by ~1e-8.
+    if not _close_value(value, expected, 1e-10):
+        msg = f"`net.loss(X, y)` {case}: loss value: expected {expected:.12g}, got {value:.12g}"
+        hints = [
+            why
+            for bug, why in _LOSS_BUGS.items()
+            if not _close_value(
+                wrong := net_reference(params, X, y, kind, reg, bug)[0], expected, 1e-8
+            )
+            and _close_value(value, wrong, 1e-8)
+        ]
         if kind == "mse" and _close_value(value, 0.5 * (expected - _reg_part(params, reg))
                                           + _reg_part(params, reg), 1e-8):  # fmt: skip
-            msg += "\nHint: the data loss here is mean((scores - y)^2), without a 1/2"
-        fail(msg)
+            hints.append("the data loss here is mean((scores - y)^2), without a 1/2")
+        parts = {"reg/2 (||W1||^2 + ||W2||^2)": _reg_part(params, reg)}
+        hints = hints or explain_difference(value, expected, factors=factors, parts=parts,
+                                            rtol=1e-10)  # fmt: skip
+        fail(msg + "".join(f"\nHint: {why}" for why in hints))
     for k in PARAM_NAMES:
         got = to_array(grads[k], f"grads[{k!r}]")
         if got.shape != params[k].shape:
@@ -1169,6 +1228,7 @@ def _check_loss_case(cls, kind: str, N: int, d: int, h: int, c: int, reg: float,
                 msg += "\nHint: it looks transposed (dW = input.T @ dout)"
             fail(msg)
     numerical = _numerical_param_grads(net, X, y)
+    parts = _grad_parts(params, X, y, kind, reg)
     for k in ("W2", "b2", "W1", "b1"):  # the order of the backward pass
         got = to_array(grads[k], f"grads[{k!r}]").astype(np.float64)
         if _rel(got, numerical[k]) <= 1e-6 and _rel(got, exp_grads[k]) <= 1e-6:
@@ -1189,7 +1249,14 @@ def _check_loss_case(cls, kind: str, N: int, d: int, h: int, c: int, reg: float,
                 + "\n".join(f"Hint: {why}" for why in hints)
             )
         assert_gradient(
-            got, numerical[k], f"grads[{k!r}]", 1e-6, batch_size=N, label=f"`net.loss` {case}"
+            got,
+            numerical[k],
+            f"grads[{k!r}]",
+            1e-6,
+            batch_size=N,
+            label=f"`net.loss` {case}",
+            factors=factors,
+            parts=parts[k],
         )
 
 

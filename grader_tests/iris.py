@@ -28,6 +28,7 @@ from course_utils.grading import (
     check,
     describe_value,
     expect_callable,
+    explain_difference,
     fail,
     forbid_calls,
     instance_of,
@@ -428,16 +429,12 @@ def _standardize_case(fn, X_train, X_test, case) -> None:
                     "std per feature (axis=0) on X_train"
                 )
             )
-    matched = None
-    for ddof in (0, 1):
-        if len(X_train) > ddof:
-            exp_tr, exp_te = _std_reference(X64_tr, X64_te, ddof=ddof)
-            if _close(got_tr, exp_tr, rtol, atol):
-                matched = (ddof, exp_tr, exp_te)
-                break
-    if matched is None:
-        exp_tr, _ = _std_reference(X64_tr, X64_te)
-        why = _std_diagnosis(got_tr, got_te, X64_tr, X64_te, rtol, atol)
+    ddof = 0  # the task's sigma divides by N (np.std's default)
+    exp_tr, exp_te = _std_reference(X64_tr, X64_te, ddof=ddof)
+    if not _close(got_tr, exp_tr, rtol, atol):
+        why = _std_diagnosis(got_tr, got_te, X64_tr, X64_te, rtol, atol) or "; ".join(
+            explain_difference(got_tr, exp_tr, factors={"N": len(X_train)}, rtol=rtol)
+        )
         worst = np.unravel_index(int(np.argmax(np.abs(got_tr - exp_tr))), exp_tr.shape)
         msg = (
             f"{label}: `X_train_std` is wrong at {tuple(int(i) for i in worst)}: expected "
@@ -446,7 +443,6 @@ def _standardize_case(fn, X_train, X_test, case) -> None:
             f"{np.round(got_tr.std(axis=0), 3).tolist()[:6]})"
         )
         fail(msg + (f"\nHint: {why}." if why else ""))
-    ddof, exp_tr, exp_te = matched
     if not _close(got_te, exp_te, rtol, atol):
         own = _std_reference(X64_te, X64_te, ddof=ddof)[0] if len(X_test) > ddof else None
         with np.errstate(all="ignore"):

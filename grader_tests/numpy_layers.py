@@ -33,6 +33,7 @@ import numpy as np
 from course_utils.grading import (
     EXTREME_LOGITS,
     assert_close,
+    assert_init_scale,
     assert_layer_gradients,
     assert_numerical_gradient,
     assert_scalar,
@@ -1298,6 +1299,25 @@ def _check_tf_init(model, d, h, c, case: str) -> None:
             )
         if not np.isfinite(w).all():
             fail(f"TFTwoLayerNet {case}: {key} contains NaN or inf")
+    # The task states He initialisation: normal, std sqrt(2 / fan_in), fan_in = rows.
+    for key, w, fan, size in (("w1", w1, "D", d), ("w2", w2, "H", h)):
+        if w.size >= _INIT_MIN_ENTRIES:
+            assert_init_scale(
+                w,
+                np.sqrt(2.0 / size),
+                key,
+                stated=f"√(2/{fan}) ({fan} = {size})",
+                factors={"D": d, "H": h, "C": c},
+                label=f"TFTwoLayerNet {case}",
+                hint=(
+                    f"He initialisation divides by the fan-in, the number of INPUTS of the "
+                    f"layer ({key} has {fan} = {size} rows): std = √(2/{fan})"
+                ),
+            )
+
+
+#: Matrices this large get the statistical scale check (enough entries for its power).
+_INIT_MIN_ENTRIES = 500
 
 
 def _set_tf_weights(model, rng, d, h, c):
@@ -1354,6 +1374,8 @@ def check_tf_model(TFTwoLayerNet) -> None:
     expect_callable(TFTwoLayerNet, "TFTwoLayerNet", kind="class")
     _forbid(TFTwoLayerNet, _keras_forbidden(), "`TFTwoLayerNet`", _KERAS_HINT, _KERAS)
     _check_tf_model_case(TFTwoLayerNet, 4, 3, 2, 5, 0, "(D=4, H=3, C=2)")
+    # The initial scale at the notebook's size (enough entries for a sound statistical test).
+    _check_tf_init(_build_tf_model(TFTwoLayerNet, 784, 100, 10, 0), 784, 100, 10, "(784-100-10)")
 
 
 @check

@@ -9,6 +9,12 @@ with a message a student can act on. Nothing is ever written to stderr.
 The same check runs in the student's kernel (visible checks while they work) and, at
 grading time, in the grader process against proxies of the student's objects (``remote``,
 ``kernel_server``, ``wire``): see ``_core`` for what that means for writing a check.
+Wrong values are explained by their structure (``diagnose``: a named factor such as N or
+(N−1)/N, a transpose, a part of the expected value missing or scaled alone, a multiple of
+the parameter, per-row/column offsets, the wrong axis, float32 precision); NumPy's and
+TensorFlow's shape errors by what their shapes say (``error_text``: element-wise versus
+matrix product); a failing hidden check says whether its visible twin passes (``visible``);
+a stated initial weight scale is tested statistically (``init_scale``).
 """
 
 from course_utils import gradcheck as _gradcheck
@@ -34,6 +40,8 @@ from ._core import (
     type_name,
 )
 from .compare import assert_close, assert_scalar, to_array, value_hints
+from .diagnose import explain_difference, name_factor
+from .error_text import explain_error_text
 from .gradients import (
     assert_function_gradients,
     assert_gradient,
@@ -41,6 +49,7 @@ from .gradients import (
     assert_numerical_gradient,
     diagnose_gradient,
 )
+from .init_scale import assert_init_scale
 from .inspection import find_forbidden_calls, forbid_calls, resolve_dotted
 from .models import keras_model_copy
 from .remote import (
@@ -51,17 +60,25 @@ from .remote import (
     set_student_value,
     student_rng,
 )
-from .stability import EXTREME_LOGITS, check_stable
+from .stability import (
+    EXTREME_LOGITS,
+    EXTREME_TARGETS,
+    check_stable,
+    confidently_wrong_rows,
+    underflow_explanation,
+)
 from .tfgraph import traced_op_types
 
 __all__ = [
     "EXTREME_LOGITS",
+    "EXTREME_TARGETS",
     "GUARD",
     "MARK",
     "SealedModule",
     "assert_close",
     "assert_function_gradients",
     "assert_gradient",
+    "assert_init_scale",
     "assert_layer_gradients",
     "assert_numerical_gradient",
     "assert_scalar",
@@ -71,8 +88,11 @@ __all__ = [
     "check_stable",
     "checks_called_in",
     "class_of",
+    "confidently_wrong_rows",
     "describe_value",
     "diagnose_gradient",
+    "explain_difference",
+    "explain_error_text",
     "expect_callable",
     "fail",
     "find_forbidden_calls",
@@ -81,6 +101,7 @@ __all__ = [
     "is_class",
     "is_remote",
     "keras_model_copy",
+    "name_factor",
     "protect",
     "perturbed_results",
     "quiet",
@@ -93,6 +114,7 @@ __all__ = [
     "suspicious_lines",
     "to_array",
     "traced_op_types",
+    "underflow_explanation",
     "value_hints",
     "type_name",
 ]
@@ -101,7 +123,11 @@ protect(_gradcheck)
 for _name in (
     "course_utils.grading._core",
     "course_utils.grading.compare",
+    "course_utils.grading.diagnose",
+    "course_utils.grading.error_text",
+    "course_utils.grading.visible",
     "course_utils.grading.gradients",
+    "course_utils.grading.init_scale",
     "course_utils.grading.inspection",
     "course_utils.grading.stability",
     "course_utils.grading.remote",

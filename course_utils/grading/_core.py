@@ -44,7 +44,9 @@ import numpy as np
 import numpy.linalg
 import numpy.random
 
+from .error_text import error_hint_line
 from .remote import Remote, RemoteCallable, _is_tf_tensor, remote_description
+from .visible import visible_case_note
 
 __all__ = [
     "AssertionError_",
@@ -483,7 +485,8 @@ def _explain_exception(exc: BaseException, label: str, names, args) -> str:
             f"`raise NotImplementedError` line with your code"
         )
     kind = getattr(exc, "remote_type", None) or type(exc).__name__
-    return f"{label} raised {kind}: {exc}  (called with {called})"
+    text = f"{label} raised {kind}: {exc}  (called with {called})"
+    return text + error_hint_line(kind, str(exc))
 
 
 def _run_student(fn: Callable, args: tuple, kwargs: dict, before: list) -> tuple[Any, dict]:
@@ -591,7 +594,8 @@ def _make_wrapper(f: Callable, check_name: str) -> Callable:
                 f(*args, **kwargs)
         except AssertionError_ as exc:
             GUARD.restore()
-            raise AssertionError_(f"{check_name}: {exc}") from exc.__cause__
+            note = visible_case_note(f, check_name, args, kwargs)
+            raise AssertionError_(f"{check_name}: {exc}{note}") from exc.__cause__
         GUARD.restore()
         _emit(check_name)
 

@@ -13,9 +13,11 @@ All arithmetic uses NumPy references captured when grading was imported (see ``_
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from ._core import NP, fail
+from .diagnose import explain_difference as _explain_difference
 
 __all__ = ["assert_close", "assert_scalar", "to_array", "value_hints"]
 
@@ -87,43 +89,33 @@ def _shape_message(name: str, got_shape: tuple, exp_shape: tuple) -> str:
     return msg
 
 
-def value_hints(got, expected, batch_size: int | None = None, rtol: float = 1e-4) -> list[str]:
-    """Recognise common patterns in a wrong result (same shape floats); return hint sentences."""
-    hints: list[str] = []
-    scale = float(NP.abs(expected).max()) if expected.size else 0.0
-    got_scale = float(NP.abs(got).max()) if got.size else 0.0
-    if scale > 0 and got_scale == 0:
-        return ["your result is all zeros (was it computed, returned and stored?)"]
-    if scale == 0:
-        return hints
-    atol = 1e-9 * scale
-    if _close(got, -expected, rtol, atol):
-        return ["the sign is flipped: you got exactly −expected"]
-    if expected.ndim == 2 and expected.shape[0] == expected.shape[1] > 1:
-        if _close(got, expected.T, rtol, atol):
-            return ["your values are the transpose of the expected ones"]
-    mask = NP.abs(expected) > 1e-3 * scale
-    if mask.any():
-        c = float(NP.median(got[mask] / expected[mask]))
-        if c != 0 and abs(c - 1) > 1e-3 and _close(got, c * expected, rtol, atol):
-            if batch_size and batch_size > 1 and abs(c - batch_size) < 1e-3 * batch_size:
-                return [
-                    f"your values are N = {batch_size} times too large: did you forget to "
-                    f"divide by the batch size?"
-                ]
-            if batch_size and batch_size > 1 and abs(c * batch_size - 1) < 1e-3:
-                return [
-                    f"your values are N = {batch_size} times too small: dividing by the "
-                    f"batch size where it does not belong (or twice)?"
-                ]
-            if c > 0:
-                return [f"off by a constant factor: your values are {c:.6g} × expected"]
-            return [f"off by a constant factor {c:.6g} (sign flipped and scaled)"]
-    diff = got - expected
-    first = diff.reshape(-1)[0]
-    if abs(float(first)) > atol and _close(diff, diff * 0 + first, rtol, atol):
-        return [f"off by a constant: every value is {_fmt(first)} away from the expected one"]
-    return hints
+def value_hints(
+    got,
+    expected,
+    batch_size: int | None = None,
+    rtol: float = 0.0,
+    *,
+    factors: Mapping[str, float] | None = None,
+    parts: Mapping[str, Any] | None = None,
+    related: Mapping[str, Any] | None = None,
+    got_dtype: Any = None,
+) -> list[str]:
+    """The structural diagnosis of a wrong result (same shape floats), as hint sentences.
+
+    See ``diagnose.explain_difference``; ``batch_size`` is the factor named N.
+    """
+    named = dict(factors or {})
+    if batch_size and batch_size > 1:
+        named.setdefault("N", batch_size)
+    return _explain_difference(
+        got,
+        expected,
+        factors=named,
+        parts=parts,
+        related=related,
+        rtol=rtol,
+        got_dtype=got_dtype,
+    )
 
 
 def _bad_rows(bad, nrows: int) -> list[int]:
@@ -142,6 +134,9 @@ def assert_close(
     batch_size: int | None = None,
     rows_are_samples: bool = True,
     hint: str | None = None,
+    factors: Mapping[str, float] | None = None,
+    parts: Mapping[str, Any] | None = None,
+    related: Mapping[str, Any] | None = None,
 ) -> None:
     """Fail with a student-actionable message unless ``got`` matches ``expected``.
 
@@ -155,12 +150,17 @@ def assert_close(
         batch_size: N, to word constant-factor hints as "N times too large".
         rows_are_samples: axis 0 indexes samples, so "wrong only in rows [...]" is useful.
         hint: a sentence appended to any value-mismatch message.
+        factors: named sizes/constants (``{"C": 3, "reg": 0.1}``) to name a wrong factor.
+        parts: additive parts of ``expected`` by name (``{"reg * W": reg * W}``): a part
+            missing, doubled or scaled alone is named.
+        related: arrays a slip may have added a multiple of (e.g. the parameter).
 
     Raises:
         AssertionError: (the genuine one, captured at import) describing the difference.
     """
     exp = NP.array(expected, copy=True, subok=False)
     arr = to_array(got, name, expected_ndim=exp.ndim)
+    got_dtype = arr.dtype
     if arr.shape != exp.shape:
         fail(_shape_message(name, arr.shape, exp.shape))
     if exp.dtype.kind in "fc" and arr.dtype.kind in "biu":
@@ -203,10 +203,11 @@ def assert_close(
         bad |= ~exp_finite & ~both_nan & ~same_inf
     if not bad.any():
         return
-    _value_failure(name, arr, exp, bad, rtol, atol, batch_size, rows_are_samples, hint)
+    structure = {"factors": factors, "parts": parts, "related": related, "got_dtype": got_dtype}
+    _value_failure(name, arr, exp, bad, rtol, atol, batch_size, rows_are_samples, hint, structure)
 
 
-def _value_failure(name, arr, exp, bad, rtol, atol, batch_size, rows_are_samples, hint):
+def _value_failure(name, arr, exp, bad, rtol, atol, batch_size, rows_are_samples, hint, structure):
     if arr.dtype.kind == "b" or exp.dtype.kind == "b":
         arr, exp = arr.astype(NP.float64), exp.astype(NP.float64)
     n_bad, n = int(bad.sum()), int(bad.size)
@@ -224,7 +225,9 @@ def _value_failure(name, arr, exp, bad, rtol, atol, batch_size, rows_are_samples
         )
     hints = []
     if exp.dtype.kind in "fc" and arr.dtype.kind in "fc" and bool(NP.isfinite(exp).all()):
-        hints = value_hints(arr, exp.astype(arr.dtype), batch_size=batch_size)
+        hints = value_hints(
+            arr, exp.astype(NP.float64), batch_size=batch_size, rtol=rtol, **structure
+        )
         if not hints and rows_are_samples and arr.ndim >= 1 and arr.shape[0] > 1:
             rows = _bad_rows(bad, arr.shape[0])
             if len(rows) < arr.shape[0]:

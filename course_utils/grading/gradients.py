@@ -15,7 +15,7 @@ expected (numerical) and the got (analytic) value, then the likely bug:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -47,11 +47,21 @@ def diagnose_gradient(
     tol: float = 1e-6,
     batch_size: int | None = None,
     batch_axis: bool = False,
+    factors: Mapping[str, float] | None = None,
+    parts: Mapping[str, Any] | None = None,
+    related: Mapping[str, Any] | None = None,
 ) -> list[str]:
-    """Hint sentences describing how ``got`` differs from ``numerical`` (same shape)."""
+    """Hint sentences describing how ``got`` differs from ``numerical`` (same shape).
+
+    The structural diagnosis (``diagnose.explain_difference``: factor, transpose, a part
+    missing or scaled alone, a multiple of the parameter, per-row/column offsets, ...),
+    else, with ``batch_axis``, the batch rows that are wrong.
+    """
     got = NP.array(got, dtype=NP.float64)
     numerical = NP.array(numerical, dtype=NP.float64)
-    hints = value_hints(got, numerical, batch_size=batch_size)
+    hints = value_hints(
+        got, numerical, batch_size=batch_size, factors=factors, parts=parts, related=related
+    )
     if hints or not batch_axis or got.ndim == 0 or got.shape[0] < 2:
         return hints
     scale = max(float(NP.abs(got).max()) + float(NP.abs(numerical).max()), 1e-12)
@@ -67,7 +77,20 @@ def diagnose_gradient(
     return hints
 
 
-def _report_message(t, tol: float, label: str, batch_size, batch_axis: bool) -> str:
+def _sampled(structure: dict, checked) -> dict:
+    """The structure arrays restricted to the sampled entries of a gradient."""
+    if checked is None:
+        return structure
+    out = dict(structure)
+    for key in ("parts", "related"):
+        if out.get(key):
+            out[key] = {
+                n: NP.array(a, dtype=NP.float64).reshape(-1)[checked] for n, a in out[key].items()
+            }
+    return out
+
+
+def _report_message(t, tol: float, label: str, batch_size, batch_axis: bool, structure) -> str:
     what = f"{label}: gradient {t.name}"
     if t.problem is not None:
         if t.analytic is None:
@@ -85,7 +108,10 @@ def _report_message(t, tol: float, label: str, batch_size, batch_axis: bool) -> 
     if t.checked is not None:
         got, num = got.reshape(-1)[t.checked], num.reshape(-1)[t.checked]
         batch_axis = False
-    for hint in diagnose_gradient(got, num, tol=tol, batch_size=batch_size, batch_axis=batch_axis):
+    structure = _sampled(structure or {}, t.checked)
+    for hint in diagnose_gradient(
+        got, num, tol=tol, batch_size=batch_size, batch_axis=batch_axis, **structure
+    ):
         msg += f"\n  Hint: {hint}"
     return msg
 
@@ -99,13 +125,24 @@ def _batch_names(report, x) -> list[str]:
 
 
 def _fail_report(
-    report, tol: float, label: str, batch_size, batch_names: Sequence[str], atol: float = 1e-9
+    report,
+    tol: float,
+    label: str,
+    batch_size,
+    batch_names: Sequence[str],
+    atol: float = 1e-9,
+    structure: Mapping[str, dict] | None = None,
 ):
+    """Fail with one paragraph per wrong gradient; ``structure[name]`` feeds its diagnosis."""
     failures = report.failures(tol, atol)
     if failures:
+        structure = structure or {}
         fail(
             "\n".join(
-                _report_message(t, tol, label, batch_size, t.name in batch_names) for t in failures
+                _report_message(
+                    t, tol, label, batch_size, t.name in batch_names, structure.get(t.name)
+                )
+                for t in failures
             )
         )
 
@@ -120,17 +157,22 @@ def assert_gradient(
     batch_axis: bool = False,
     label: str = "your code",
     atol: float = 1e-9,
+    factors: Mapping[str, float] | None = None,
+    parts: Mapping[str, Any] | None = None,
+    related: Mapping[str, Any] | None = None,
 ) -> None:
     """Fail unless ``got`` matches ``numerical``: rel_error <= tol or max|diff| <= atol.
 
     ``atol`` only rescues gradients that are legitimately ~0 (central differences leave
-    ~1e-11 of rounding noise there); a real bug on O(1) inputs is far larger.
+    ~1e-11 of rounding noise there); a real bug on O(1) inputs is far larger. ``factors``,
+    ``parts`` and ``related`` feed the structural diagnosis (see ``assert_close``).
     """
     numerical = NP.array(numerical, dtype=NP.float64)
     if got is not None:
         got = to_array(got, name, expected_ndim=numerical.ndim)
     report = _gc.GradReport({name: _compare_gradients(name, numerical, got)})
-    _fail_report(report, tol, label, batch_size, [name] if batch_axis else [], atol)
+    structure = {name: {"factors": factors, "parts": parts, "related": related}}
+    _fail_report(report, tol, label, batch_size, [name] if batch_axis else [], atol, structure)
 
 
 def assert_numerical_gradient(
@@ -146,6 +188,9 @@ def assert_numerical_gradient(
     batch_axis: bool = False,
     label: str = "your code",
     atol: float = 1e-9,
+    factors: Mapping[str, float] | None = None,
+    parts: Mapping[str, Any] | None = None,
+    related: Mapping[str, Any] | None = None,
 ) -> None:
     """Compare ``analytic`` with the numerical gradient of ``sum(f(x) * dout)`` w.r.t. ``x``.
 
@@ -157,7 +202,17 @@ def assert_numerical_gradient(
         numerical = _numerical_gradient(f, x, dout, h)
     GUARD.restore()
     assert_gradient(
-        analytic, numerical, name, tol, batch_size=batch_size, batch_axis=batch_axis, label=label
+        analytic,
+        numerical,
+        name,
+        tol,
+        batch_size=batch_size,
+        batch_axis=batch_axis,
+        label=label,
+        atol=atol,
+        factors=factors,
+        parts=parts,
+        related=related,
     )
 
 
@@ -230,7 +285,9 @@ def assert_layer_gradients(
     finally:
         GUARD.restore()
     batch_size = x.shape[0] if x.ndim >= 1 else None
-    _fail_report(report, tol, label, batch_size, _batch_names(report, x), atol)
+    # A multiple of the parameter in its gradient (an L2 term where none belongs) is named.
+    structure = {k: {"related": {f"params[{k!r}]": v}} for k, v in params_before.items()}
+    _fail_report(report, tol, label, batch_size, _batch_names(report, x), atol, structure)
     return report
 
 

@@ -5,6 +5,13 @@ logits of ±1000 (where ``exp`` overflows to inf and underflows to 0) and compar
 stable reference. A non-finite result fails with the overflow / underflow explanation
 and the classic fixes (subtract the max before ``exp``; log-sum-exp for log-softmax and
 cross-entropy; ``log(sigmoid)`` via ``-softplus(-x)``).
+
+The rule for probes of log-domain results (log-softmax, cross-entropy, log-sigmoid): every
+probe has a CONFIDENTLY WRONG row, whose true class lies far enough below the row's
+maximum that its probability underflows to exactly 0 (``confidently_wrong_rows``). Only
+such a row separates "subtract the max, then log(softmax)" (log(0) = -inf) from a
+log-sum-exp (a finite loss of about the gap, e.g. 1400). ``EXTREME_LOGITS`` with
+``EXTREME_TARGETS`` satisfies it; ``underflow_explanation`` words the failure.
 """
 
 from __future__ import annotations
@@ -17,7 +24,14 @@ import numpy as np
 from ._core import GUARD, NP, call_student, describe_value, fail, quiet
 from .compare import assert_close, to_array
 
-__all__ = ["EXTREME_LOGITS", "check_stable"]
+__all__ = [
+    "EXTREME_LOGITS",
+    "EXTREME_TARGETS",
+    "UNDERFLOW_GAP",
+    "check_stable",
+    "confidently_wrong_rows",
+    "underflow_explanation",
+]
 
 #: Default probe: rows where a naive softmax / log-softmax / cross-entropy overflows or
 #: underflows (float64: exp(710) = inf, exp(-746) = 0).
@@ -29,6 +43,55 @@ EXTREME_LOGITS = np.array(
         [800.0, -800.0, 0.5],
     ]
 )
+#: Classes for EXTREME_LOGITS: rows 0 and 3 confidently wrong (2000 and 1600 below the
+#: max: losses 2000 and 1600), row 1 tied, row 2 nearly tied.
+EXTREME_TARGETS = np.array([2, 0, 2, 1])
+#: How far below the row max a logit must be for exp to underflow to 0 (exp(-746) = 0 in
+#: float64, exp(-104) = 0 in float32).
+UNDERFLOW_GAP = {np.dtype(np.float64): 746.0, np.dtype(np.float32): 104.0}
+
+
+def confidently_wrong_rows(logits: Any, targets: Any = None, *, sigmoid: bool = False) -> list[int]:
+    """Rows (flat entries for ``sigmoid``) whose true-class probability underflows to 0.
+
+    Args:
+        logits: (N, C) softmax logits, or any-shape sigmoid logits with ``sigmoid=True``.
+        targets: (N,) int classes or (N, C) one-hot rows (softmax); 0/1 labels shaped like
+            ``logits`` (sigmoid). None: every entry counts as a possible class (for
+            per-entry outputs such as log-softmax).
+        sigmoid: binary (sigmoid) rather than softmax probabilities.
+    """
+    z = NP.array(logits, dtype=NP.float64)
+    gap = UNDERFLOW_GAP.get(np.asarray(logits).dtype, UNDERFLOW_GAP[np.dtype(np.float64)])
+    if sigmoid:
+        t = NP.array(targets, dtype=NP.float64).reshape(-1)
+        # -log(sigmoid(z)) for t = 1, -log(1 - sigmoid(z)) = -log(sigmoid(-z)) for t = 0
+        margin = NP.where(t > 0.5, -z.reshape(-1), z.reshape(-1))
+        return [int(i) for i in NP.nonzero(margin >= gap)[0]]
+    below = z.max(axis=1, keepdims=True) - z
+    if targets is None:
+        return [int(i) for i in NP.nonzero((below >= gap).any(axis=1))[0]]
+    t = NP.array(targets)
+    classes = t.argmax(axis=1) if t.ndim == 2 else t.astype(int)
+    picked = below[np.arange(len(classes)), classes]
+    return [int(i) for i in NP.nonzero(picked >= gap)[0]]
+
+
+def underflow_explanation(rows: list[int], logits: Any, targets: Any) -> str:
+    """Why a log-domain result is inf on a confidently wrong row, and the fix."""
+    z = NP.array(logits, dtype=NP.float64)
+    i = rows[0]
+    t = NP.array(targets)
+    c = int(t[i].argmax()) if t.ndim == 2 else int(t[i])
+    gap = float(z[i].max() - z[i, c])
+    return (
+        f"row {i} is confidently wrong: its true class has a logit {gap:g} below the row "
+        f"maximum, so its softmax probability exp(-{gap:g}) underflows to 0 and log(0) = "
+        f"-inf, although that row's loss is a finite ≈ {gap:g}. Subtracting the max prevents "
+        f"the overflow but not this underflow: compute the log-probability directly, "
+        f"log p = (z - max) - log(sum(exp(z - max))) (log-sum-exp), never log(softmax(z))"
+    )
+
 
 _STABILITY_HINT = (
     "exp overflows for inputs above ~709 (inf, then inf/inf = NaN) and underflows to 0 "

@@ -39,7 +39,7 @@ from traitlets import Bool, Unicode
 
 from course_utils.grading.remote import KernelLink
 
-from .verdict import Verdict, run_test_cell
+from .verdict import Verdict, imports_of, run_test_cell
 
 KERNEL_DIED = "KernelDied"
 NOT_EXECUTED = "NotExecuted"
@@ -106,6 +106,15 @@ def is_test_cell(cell) -> bool:
     return cell.cell_type == "code" and utils.is_grade(cell) and not utils.is_solution(cell)
 
 
+def locked_sources(nb) -> list[str]:
+    """The instructor's read-only code cells (nbgrader restores their source)."""
+    return [
+        c.source
+        for c in nb.cells
+        if c.cell_type == "code" and utils.is_locked(c) and not is_test_cell(c)
+    ]
+
+
 def student_sources(nb) -> list[str]:
     """The code the student could write: every code cell that is not a locked test cell."""
     return [c.source for c in nb.cells if c.cell_type == "code" and not is_test_cell(c)]
@@ -166,7 +175,9 @@ class GradedExecute(CrashSafeExecute):
 
     def _grade(self, cell, resources, index) -> Verdict:
         grade_id = cell.metadata.get("nbgrader", {}).get("grade_id", f"cell-{index}")
-        folder = Path(self.socket_dir or tempfile.mkdtemp(prefix="nnc-"))
+        # The kernel must see the socket: in the sandbox, only its run folder is shared.
+        run_dir = getattr(self.km, "run_dir", None)
+        folder = Path(run_dir or self.socket_dir or tempfile.mkdtemp(prefix="nnc-"))
         path = folder / f"grader-{index}.sock"
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         listener.bind(str(path))
@@ -184,7 +195,8 @@ class GradedExecute(CrashSafeExecute):
                 return
             connection.append(conn)
             link = KernelLink(conn, student_sources(self.nb))
-            result["verdict"] = run_test_cell(grade_id, cell.source, link)
+            preamble = imports_of(locked_sources(self.nb))
+            result["verdict"] = run_test_cell(grade_id, cell.source, link, preamble)
             link.close()
 
         worker = threading.Thread(target=grade, name=f"grade-{grade_id}", daemon=True)

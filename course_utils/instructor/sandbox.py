@@ -27,6 +27,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from jupyter_client.manager import AsyncKernelManager
@@ -194,7 +195,7 @@ class SandboxedKernelManager(AsyncKernelManager):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         if not self.run_dir:
-            raise ValueError("run_dir: expected the sandbox run folder, got nothing")
+            self.run_dir = tempfile.mkdtemp(prefix="nnc-")  # short: unix socket paths
         run = Path(self.run_dir)
         run.mkdir(parents=True, exist_ok=True)
         self.transport = "ipc"

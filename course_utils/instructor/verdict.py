@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from course_utils.grading.remote import KernelLink, KernelLost
+from course_utils.grading.remote import KernelLink, KernelLost, Remote, remote_description
 
 __all__ = ["Verdict", "run_test_cell"]
 
@@ -55,9 +55,14 @@ class _KernelNames(Mapping):
             return self.own[name]
         if name not in self.remote:
             try:
-                self.remote[name] = self.link.lookup(name)
+                value = self.link.lookup(name)
             except NameError:
-                self.remote[name] = _MISSING
+                value = _MISSING
+            # A module in the kernel (a stub of grader_tests, numpy...) is never called
+            # through: a test cell's modules are the grader's own (``preamble``).
+            if isinstance(value, Remote) and remote_description(value).get("kind") == "module":
+                value = _MISSING
+            self.remote[name] = value
         if self.remote[name] is _MISSING:
             raise KeyError(name)
         return self.remote[name]
@@ -97,8 +102,29 @@ def _error(source: str, exc: BaseException) -> dict:
     return {"output_type": "error", "ename": ename, "evalue": evalue, "traceback": lines}
 
 
-def run_test_cell(grade_id: str, source: str, link: KernelLink) -> Verdict:
-    """Execute the test cell ``source`` here, its free names bound to the kernel's objects."""
+def imports_of(sources: list[str]) -> str:
+    """The top-level import statements of ``sources`` (the notebook's locked cells)."""
+    lines = []
+    for source in sources:
+        try:
+            tree = ast.parse(
+                "\n".join(
+                    "" if ln.lstrip().startswith(("%", "!")) else ln for ln in source.splitlines()
+                )
+            )
+        except SyntaxError:
+            continue
+        lines += [ast.unparse(n) for n in tree.body if isinstance(n, ast.Import | ast.ImportFrom)]
+    return "\n".join(lines)
+
+
+def run_test_cell(grade_id: str, source: str, link: KernelLink, preamble: str = "") -> Verdict:
+    """Execute the test cell ``source`` here, its free names bound to the kernel's objects.
+
+    ``preamble`` (the imports of the notebook's locked cells, e.g. ``from grader_tests
+    import numpy_layers`` in the setup cell) runs first, here, so the modules a test cell
+    uses are the grader's, whatever the kernel has under those names.
+    """
     checks = [
         node.func.attr
         for node in ast.walk(ast.parse(source))
@@ -110,6 +136,7 @@ def run_test_cell(grade_id: str, source: str, link: KernelLink) -> Verdict:
     try:
         code = compile(source, "<test cell>", "exec")
         with link, contextlib.redirect_stdout(out):
+            exec(compile(preamble, "<setup>", "exec"), glob, namespace)  # noqa: S102
             exec(code, glob, namespace)  # noqa: S102  (the instructor's test cell, trusted)
     except BaseException as exc:  # noqa: BLE001  (any failure is this cell's verdict)
         return Verdict(grade_id, False, out.getvalue(), _error(source, exc), checks)

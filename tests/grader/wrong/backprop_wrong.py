@@ -54,7 +54,14 @@ def ce_logits_logsumexp(Y, targets):
     return float(np.mean(lse - Y[np.arange(len(Y)), targets]))
 
 
-def ce_logits_stable_softmax_then_log(Y, targets):
+def ce_logits_logaddexp(Y, targets):
+    lse = np.logaddexp.reduce(Y, axis=1)
+    return float(np.mean(lse - Y[np.arange(len(Y)), targets]))
+
+
+def ce_logits_shift_then_log_softmax(Y, targets):
+    """Shifts by the row max (no overflow), then takes log of the softmax: a confidently
+    wrong row (true class 1400 below the max) has probability exp(-1400) = 0, log(0) = -inf."""
     e = np.exp(Y - Y.max(axis=1, keepdims=True))
     P = e / e.sum(axis=1, keepdims=True)
     return ce_probs_reference(P, targets)
@@ -503,6 +510,9 @@ def make_net_class(bug=None, *, variant="reference"):
                 dscores = np.exp(log_probs)
                 dscores[np.arange(N), y] -= 1
                 dscores /= N
+            if bug == "precedence_slip" and self.loss_type == "ce":
+                probs = np.exp(log_probs)
+                dscores = probs - np.eye(probs.shape[1])[y] / N  # only the labels divided
             if bug == "grad_not_averaged":
                 dscores = dscores * N
             reg_loss = 0.5 * self.reg * (np.sum(W1**2) + np.sum(W2**2))
@@ -510,6 +520,8 @@ def make_net_class(bug=None, *, variant="reference"):
                 reg_loss = 0.0
             loss = data_loss + reg_loss
             grads = {}
+            if bug == "loss_float32":
+                loss = float(np.float32(data_loss) + np.float32(reg_loss))
             if variant == "einsum":
                 grads["W2"] = np.einsum("nh,nc->hc", a1, dscores)
             else:
@@ -519,6 +531,8 @@ def make_net_class(bug=None, *, variant="reference"):
             if bug == "sigmoid_at_activation":
                 s = 1 / (1 + np.exp(-a1))
                 dz1 = da1 * s * (1 - s)
+            elif bug == "sigmoid_grad_dot":
+                dz1 = np.dot(da1, a1 * (1 - a1))  # a matrix product where * is meant
             else:
                 dz1 = da1 * a1 * (1 - a1)
             grads["W1"] = X.T @ dz1
@@ -535,6 +549,9 @@ def make_net_class(bug=None, *, variant="reference"):
             if bug == "reg_twice":
                 grads["W1"] = grads["W1"] + self.reg * W1
                 grads["W2"] = grads["W2"] + self.reg * W2
+            if bug == "reg_scales_grad":  # dW += reg * dW instead of dW += reg * W
+                grads["W1"] = (grads["W1"] - self.reg * W1) * (1 + self.reg)
+                grads["W2"] = (grads["W2"] - self.reg * W2) * (1 + self.reg)
             if bug == "params_mutated":
                 self.params["b2"] += 0.0 * b2 + 1e-3
             return loss, grads
@@ -685,7 +702,7 @@ CORRECT = {
     "ce_from_logits": [
         ce_logits_reference,
         ce_logits_logsumexp,
-        ce_logits_stable_softmax_then_log,
+        ce_logits_logaddexp,
     ],
     "std_backward": [std_backward_reference, std_backward_numpy_floats],
     "value_add_mul": _value_correct(),
@@ -765,6 +782,11 @@ WRONG = {
             r"expected .* got 0\.848972013",
             ("check_ce_from_logits_hidden",),
         ),  # fmt: skip
+        "shift_then_log_softmax": (
+            ce_logits_shift_then_log_softmax,
+            r"log\(0\)",
+            ("check_ce_from_logits_hidden",),
+        ),
     },
     "std_backward": {
         "m_one_path": (
@@ -907,6 +929,17 @@ WRONG = {
             r"averaged over the batch but the gradient is not",
             both("loss_mse"),
         ),  # fmt: skip
+        "reg_scales_grad": (
+            make_net_class("reg_scales_grad"),
+            r"\(1 \+ reg\) × .*instead of adding the term reg \* W",
+            both("loss_mse"),
+        ),
+        "sigmoid_grad_dot": (
+            make_net_class("sigmoid_grad_dot"),
+            r"not aligned(.|\n)*Hint: .*element-wise",
+            both("loss_mse"),
+        ),
+        "loss_float32": (make_net_class("loss_float32"), r"float32", both("loss_mse")),
         "no_reg_loss": (make_net_class("no_reg_loss"), r"missing from the loss", both("loss_mse")),
         "mse_sum_over_N": (
             make_net_class("mse_sum_over_N"),
@@ -951,6 +984,22 @@ WRONG = {
             r"averaged over the batch but the gradient is not",
             both("loss_ce"),
         ),  # fmt: skip
+        "reg_scales_grad": (
+            make_net_class("reg_scales_grad"),
+            r"\(1 \+ reg\) × .*instead of adding the term reg \* W",
+            both("loss_ce"),
+        ),
+        "sigmoid_grad_dot": (
+            make_net_class("sigmoid_grad_dot"),
+            r"not aligned(.|\n)*Hint: .*element-wise",
+            both("loss_ce"),
+        ),
+        "loss_float32": (make_net_class("loss_float32"), r"float32", both("loss_ce")),
+        "precedence_slip": (
+            make_net_class("precedence_slip"),
+            r"grads\['W2'\](.|\n)*Operator precedence",
+            both("loss_ce"),
+        ),
     },
     "predict": {
         "predict_scores": (

@@ -296,7 +296,7 @@ def std_columns_loop(X_train, X_test):
     return out_train, out_test
 
 
-STD_CORRECT = [std_reference, std_ddof1, std_columns_loop]
+STD_CORRECT = [std_reference, std_columns_loop]
 
 
 def std_combined_stats(X_train, X_test):
@@ -385,6 +385,7 @@ STD_WRONG = {
     "swapped_outputs": (std_swapped_outputs, r"should have the shape of its input", STD_BOTH),
     "uses_sklearn": (std_uses_sklearn, r"must not use .*StandardScaler", STD_BOTH),
     "not_implemented": (std_not_implemented, r"not implemented yet", STD_BOTH),
+    "ddof1": (std_ddof1, r"ddof=1.*ddof=0|ddof=0.*ddof=1", STD_BOTH),
 }
 
 

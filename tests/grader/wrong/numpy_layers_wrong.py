@@ -1212,6 +1212,15 @@ def tf_catalogue():
             super().__init__(D, H, C, seed)
             self.w1.assign(tf.random.normal((D, H)) * np.sqrt(2.0 / D))
 
+    class ModelHeFanOut(TFTwoLayerNet):
+        """He scaling with the wrong fan: sqrt(2 / fan_out) instead of sqrt(2 / fan_in)."""
+
+        def __init__(self, D, H, C, seed=0):
+            super().__init__(D, H, C, seed)
+            gen = tf.random.Generator.from_seed(seed)
+            self.w1 = tf.Variable(gen.normal((D, H)) * np.sqrt(2.0 / H), name="w1")
+            self.w2 = tf.Variable(gen.normal((H, C)) * np.sqrt(2.0 / C), name="w2")
+
     class ModelIgnoresSeed(TFTwoLayerNet):
         def __init__(self, D, H, C, seed=0):
             super().__init__(D, H, C, 0)
@@ -1256,6 +1265,7 @@ def tf_catalogue():
         "tf_model_zero_weights": ModelZeroWeights,
         "tf_model_unseeded": ModelUnseeded,
         "tf_model_ignores_seed": ModelIgnoresSeed,
+        "tf_model_he_fan_out": ModelHeFanOut,
         "tf_model_float64": ModelFloat64,
         "tf_model_keras_dense": ModelKerasDense,
         "tf_step_summed": step_summed,
@@ -1288,6 +1298,11 @@ TF_WRONG = {
         ("check_tf_model_hidden",),
     ),
     "tf_model_ignores_seed": ("tf_model", r"different seeds", ("check_tf_model_hidden",)),
+    "tf_model_he_fan_out": (
+        "tf_model",
+        r"initial w1 .*√\(2/D\)(.|\n)*matches the scale √\(2/H\)",
+        _MODEL,
+    ),
     "tf_model_float64": ("tf_model", r"dtype float64, expected float32", _MODEL),
     "tf_model_keras_dense": ("tf_model", r"(?s)must not use .*keras.*Dense", ("check_tf_model",)),
     "tf_step_summed": ("tf_train_step", r"N = \d+ times too large", _STEP),
