@@ -29,12 +29,9 @@ from course_utils.grading import (
     check_stable,
     checks_called_in,
     expect_callable,
-    expected_marker,
     find_forbidden_calls,
-    find_markers,
     forbid_calls,
     seal,
-    verify_markers,
 )
 from course_utils.layers.base import Layer
 
@@ -700,54 +697,8 @@ def test_patch_made_by_student_code_during_the_check_is_undone():
 
 
 # =======================================================================================
-# Keyed markers (the key is read once at import: run a fresh interpreter)
+# The guard, in the student's own kernel (a fresh interpreter: the guard snapshots at import)
 # =======================================================================================
-_MARKER_SCRIPT = textwrap.dedent(
-    """
-    import os, numpy as np
-    from grader_tests import welcome
-    from course_utils.grading import _core
-    welcome.check_accuracy(lambda s, y: float(np.mean(np.argmax(s, axis=1) == y)))
-    print("env still has key:", "COURSE_GRADER_KEY" in os.environ)
-    with open("/proc/self/environ", "rb") as f:
-        print("proc environ has key:", b"s3cr3t-k3y" in f.read())
-    try:
-        welcome.check_accuracy_hidden(lambda s, y: 0.5)
-    except AssertionError:
-        print("hidden failed")
-    """
-)
-
-
-def test_markers_carry_an_hmac_token_and_the_key_is_scrubbed(repo_root):
-    env = {**os.environ, "COURSE_GRADER_KEY": "s3cr3t-k3y", "TF_CPP_MIN_LOG_LEVEL": "3"}
-    proc = subprocess.run(
-        [sys.executable, "-c", _MARKER_SCRIPT],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=repo_root,
-        timeout=120,
-    )
-    assert proc.returncode == 0, proc.stderr
-    out = proc.stdout
-    good = expected_marker("check_accuracy", "s3cr3t-k3y")
-    assert good.startswith("✔ check_accuracy passed [") and len(good.split("[")[1]) == 17
-    assert good in out.splitlines()
-    assert "env still has key: False" in out
-    assert "proc environ has key: False" in out
-    assert "hidden failed" in out
-    assert verify_markers(out, ["check_accuracy"], "s3cr3t-k3y") == []
-    assert verify_markers(out, ["check_accuracy", "check_accuracy_hidden"], "s3cr3t-k3y") == [
-        "check_accuracy_hidden"
-    ]
-    assert verify_markers(out, ["check_accuracy"], "another-key") == ["check_accuracy"]
-    # A marker printed without the key (what a fake print would produce) does not verify.
-    assert verify_markers("✔ check_accuracy passed\n", ["check_accuracy"], "s3cr3t-k3y") == [
-        "check_accuracy"
-    ]
-
-
 _FORGERY_SCRIPT = textwrap.dedent(
     """
     import numpy as np
@@ -763,10 +714,6 @@ _FORGERY_SCRIPT = textwrap.dedent(
         except AssertionError as exc:
             print(label, "FAILED:", str(exc).splitlines()[0][:60])
 
-    # 1. one's own check under the genuine name
-    attempt("own-check", lambda: check(name="check_accuracy")(lambda acc: None)(wrong))
-    # 2. the emitter called directly
-    attempt("direct-emit", lambda: _core._emit("check_accuracy_hidden"))
     # 3. the wrapper's closure cell swapped for a no-op check
     cells = welcome.check_accuracy.__closure__
     for cell in cells:
@@ -783,8 +730,8 @@ _FORGERY_SCRIPT = textwrap.dedent(
 )
 
 
-def test_forged_success_lines_carry_no_valid_token(repo_root):
-    env = {**os.environ, "COURSE_GRADER_KEY": "k3y", "TF_CPP_MIN_LOG_LEVEL": "3"}
+def test_the_guard_undoes_rewritten_checks_in_the_students_kernel(repo_root):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     proc = subprocess.run(
         [sys.executable, "-c", _FORGERY_SCRIPT],
         capture_output=True,
@@ -795,22 +742,9 @@ def test_forged_success_lines_carry_no_valid_token(repo_root):
     )
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
-    # 1 and 2 print a line, but without a token
-    assert "✔ check_accuracy passed\n" in out and "✔ check_accuracy_hidden passed\n" in out
-    assert verify_markers(out, ["check_accuracy", "check_accuracy_hidden"], "k3y") == [
-        "check_accuracy",
-        "check_accuracy_hidden",
-    ]
-    # 3, 4 and 5 were undone by the guard: the genuine check ran and failed
+    # undone by the guard: the genuine check ran and failed
     for label in ("closure", "code", "helper"):
         assert f"{label} FAILED: check_accuracy" in out, out
-
-
-def test_marker_format_without_key_and_find_markers():
-    assert expected_marker("check_x", None) == "✔ check_x passed"
-    text = "noise\n✔ check_a passed [0123456789abcdef]\n✔ check_b passed\n"
-    assert find_markers(text) == {"✔ check_a passed [0123456789abcdef]", "✔ check_b passed"}
-    assert verify_markers(text, ["check_b"], None) == []
 
 
 def test_suspicious_lines_flags_tampering_but_not_ordinary_code():

@@ -18,6 +18,7 @@ Decisions:
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -63,8 +64,11 @@ def read_notebook_json(path: Path) -> tuple[dict | None, str | None]:
     return data, None
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _utf8(text: str) -> str:
-    return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    return _SURROGATE.sub("\ufffd", text)
 
 
 def replace_lone_surrogates(data: Any) -> bool:
