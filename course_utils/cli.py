@@ -116,6 +116,19 @@ def _parser() -> argparse.ArgumentParser:
         help="keep the scratch folders under .course_work/ for debugging",
     )
     a.add_argument(
+        "--cluster",
+        metavar="ADDRESS",
+        help="grade on the workers of a dask.distributed scheduler (e.g. tcp://host:8786) "
+        "instead of --jobs local processes",
+    )
+    a.add_argument(
+        "--no-progress",
+        dest="progress",
+        action="store_false",
+        default=None,
+        help="no progress bar (default: one on a terminal)",
+    )
+    a.add_argument(
         "--no-sandbox",
         dest="sandbox",
         action="store_false",
@@ -173,12 +186,15 @@ def cmd_autograde(course: Course, args, passthrough: list[str]) -> int:
         nbgrader_args=passthrough,
         keep_work=args.keep_work,
         sandbox=args.sandbox,
+        cluster=args.cluster,
+        progress=args.progress,
     )
     report = ag.autograde(course, args.assignment, opts)
     print(report.table())
     graded = sum(1 for r in report.rows if r.scratch is not None)
+    where = f"on the cluster {opts.cluster}" if opts.cluster else f"with {opts.jobs} job(s)"
     print(
-        f"\n{graded} submission(s) graded in {report.seconds:.0f} s with {opts.jobs} job(s); "
+        f"\n{graded} submission(s) graded in {report.seconds:.0f} s {where}; "
         f"logs: {report.log_dir}"
     )
     if report.infrastructure_error:

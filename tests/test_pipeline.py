@@ -1,17 +1,23 @@
-"""End to end: the hostile catalogue through `course autograde --jobs 2`, feedback, export.
+"""End to end: honest and hostile submissions through `course autograde --jobs 2`.
 
 A throw-away course root gets the repo's nbgrader config (cell timeout lowered to 20 s,
 late submissions zeroed) and solutions/00_welcome; `course release` generates the
-student notebook, every case of tests/submissions/welcome.py is written under
-submitted/<student>/00_welcome/, and the CLI runs as an instructor would run it.
-The scores are read back from the gradebook with nbgrader's API and must be EXACT.
-A second root grades a subset with plain, serial `nbgrader autograde` to show that the
-parallel execute + serial merge gives the same scores, timestamps and late penalties.
+student notebook; every case of tests/submissions/welcome.py (broken and tampering
+submissions) and tests/submissions/hostile.py (attacks on the grading itself) is written
+under submitted/<student>/00_welcome/, and the CLI runs as an instructor would run it.
+The scores are read back from the gradebook with nbgrader's API and must be EXACT: every
+attacker gets what its real answer deserves. The honest students are graded a second
+time in a course root without any attacker, and must come out identical (scores, cell
+grades, outputs, feedback). A second root grades a subset with plain, serial `nbgrader
+autograde` to show that the parallel execute + serial merge gives the same scores,
+timestamps and late penalties; a third grades 01_tf_basics answers that reach forbidden
+built-ins without naming them.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import html
 import os
 import re
@@ -20,10 +26,13 @@ import subprocess
 import time
 from pathlib import Path
 
+import nbformat
 import pytest
 from nbgrader.api import Gradebook, MissingEntry
 
 from conftest import REPO
+from submissions import hostile as H
+from submissions import tf_hostile as T
 from submissions import welcome as W
 from submissions.course import BIN, isolated_env, make_course, run
 
@@ -32,48 +41,85 @@ pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::sqlalchemy.e
 CELL_TIMEOUT = 20
 SERIAL_SUBSET = ["late", "partly", "noisy"]
 LATE_CONFIG = 'c.LateSubmissionPlugin.penalty_method = "zero"  # test: late work scores 0\n'
+ALL_CASES = W.CASES + H.CASES
+HONEST = ["correct", "blank", "partly", "raises", "noisy", "late", "renamed", "test_deleted"]
+AUTOGRADE = ["course", "autograde", W.ASSIGNMENT, "--jobs", "2", "--memory", "2048",
+             "--timeout", "300"]  # fmt: skip
+
+
+def _tree_digest(*roots: Path) -> str:
+    digest = hashlib.sha256()
+    for root in roots:
+        for path in sorted(p for p in root.rglob("*") if p.is_file()):
+            if "__pycache__" in path.parts:
+                continue
+            digest.update(str(path).encode() + path.read_bytes())
+    return digest.hexdigest()
+
+
+def _processes_under(*needles: str) -> list[tuple[int, bytes]]:
+    """Live processes whose command line or working directory mentions a needle."""
+    found = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            cmd = (entry / "cmdline").read_bytes()
+            cwd = os.readlink(entry / "cwd")
+        except OSError:
+            continue
+        if int(entry.name) != os.getpid() and any(
+            n.encode() in cmd or cwd.startswith(n) for n in needles
+        ):
+            found.append((int(entry.name), cmd[:200]))
+    return found
 
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    """The catalogue graded in parallel (plus a copy of the course for a serial run)."""
+    """The catalogues graded in parallel, plus the honest students alone, plus copies."""
     base = tmp_path_factory.mktemp("pipeline")
-    root = base / "course"
+    root, honest_root = base / "course", base / "honest"
     t0 = time.monotonic()
     env = make_course(
         root, W.ASSIGNMENT, cell_timeout=CELL_TIMEOUT, duedate=W.DUEDATE, extra_config=LATE_CONFIG
     )
     serial_root = base / "serial"
     shutil.copytree(root, serial_root)  # released, gradebook seeded, no submission yet
+    shutil.copytree(root, honest_root)
     released = root / "notebooks" / W.ASSIGNMENT / f"{W.NOTEBOOK}.ipynb"
-    for case in W.CASES:
+    for case in ALL_CASES:
         W.write_case(case, released, root)
+    for case in W.CASES:
+        if case.student in HONEST:
+            W.write_case(case, released, honest_root)
+    protected = (REPO / "grader_tests", REPO / "course_utils", REPO / "solutions",
+                 root / "solutions", root / "nbgrader_config.py")  # fmt: skip
+    before = _tree_digest(*protected[:4]) + (root / "nbgrader_config.py").read_text()
     t1 = time.monotonic()
-    proc = run(
-        [
-            "course",
-            "autograde",
-            W.ASSIGNMENT,
-            "--jobs",
-            "2",
-            "--memory",
-            "2048",
-            "--timeout",
-            "300",
-        ],
-        root,
-        env,
-        timeout=900,
-    )
+    proc = run(AUTOGRADE, root, env, timeout=1800)
     t2 = time.monotonic()
-    run(["course", "feedback", W.ASSIGNMENT], root, env, timeout=300)
-    run(["course", "export", "--to", "grades.csv"], root, env, timeout=300)
+    honest = run(AUTOGRADE, honest_root, isolated_env(honest_root), timeout=900)
     t3 = time.monotonic()
+    time.sleep(1)  # anything an attack left behind would still be running now
+    leftovers = _processes_under(str(root), str(honest_root), "time.sleep(600)", "bwrap")
+    after = _tree_digest(*protected[:4]) + (root / "nbgrader_config.py").read_text()
+    for r, e in ((root, env), (honest_root, isolated_env(honest_root))):
+        run(["course", "feedback", W.ASSIGNMENT], r, e, timeout=300)
+    run(["course", "export", "--to", "grades.csv"], root, env, timeout=300)
     print(
-        f"\n[timing] setup {t1 - t0:.0f} s, autograde {t2 - t1:.0f} s "
-        f"({len(W.CASES)} students, 2 jobs), feedback+export {t3 - t2:.0f} s"
+        f"\n[timing] setup {t1 - t0:.0f} s, autograde {t2 - t1:.0f} s ({len(ALL_CASES)} "
+        f"students, 2 jobs), honest-only {t3 - t2:.0f} s ({len(HONEST)} students)"
     )
-    return {"root": root, "env": env, "table": proc.stdout, "serial_root": serial_root}
+    return {
+        "root": root,
+        "env": env,
+        "table": proc.stdout,
+        "serial_root": serial_root,
+        "honest_root": honest_root,
+        "honest_table": honest.stdout,
+        "leftovers": leftovers,
+        "unchanged": before == after,
+        "home": Path(env["HOME"]),
+    }
 
 
 def gradebook(root: Path) -> Gradebook:
@@ -89,7 +135,7 @@ def table_rows(stdout: str) -> dict[str, tuple[str, str, str]]:
     return rows
 
 
-@pytest.mark.parametrize("case", W.CASES, ids=[c.student for c in W.CASES])
+@pytest.mark.parametrize("case", ALL_CASES, ids=[c.student for c in ALL_CASES])
 def test_exact_score_in_the_gradebook(graded, case):
     with gradebook(graded["root"]) as gb:
         submission = gb.find_submission(W.ASSIGNMENT, case.student)
@@ -98,7 +144,7 @@ def test_exact_score_in_the_gradebook(graded, case):
         assert not submission.needs_manual_grade, case.what
 
 
-@pytest.mark.parametrize("case", W.CASES, ids=[c.student for c in W.CASES])
+@pytest.mark.parametrize("case", ALL_CASES, ids=[c.student for c in ALL_CASES])
 def test_table_row_and_problems(graded, case):
     rows = table_rows(graded["table"])
     assert case.student in rows, graded["table"]
@@ -111,33 +157,76 @@ def test_table_row_and_problems(graded, case):
         assert problems == "-", (case.student, problems)
 
 
-def test_late_penalty_survives_the_merge(graded):
-    with gradebook(graded["root"]) as gb:
-        late = gb.find_submission(W.ASSIGNMENT, "late")
-        assert late.total_seconds_late == 24 * 3600
-        assert late.score == 2 and late.late_submission_penalty == 2
-        on_time = gb.find_submission(W.ASSIGNMENT, "correct")
-        assert on_time.timestamp is None and on_time.late_submission_penalty == 0
+def test_the_run_ends_with_its_table_and_nothing_left_running(graded):
+    assert "submission(s) graded in" in graded["table"]
+    assert graded["leftovers"] == []
 
 
-def test_tampering_is_zeroed_with_a_comment(graded):
+def test_the_course_and_the_instructors_profile_are_untouched(graded):
+    assert graded["unchanged"], "an attack changed grader_tests, course_utils or solutions"
+    assert not list(graded["home"].rglob("00-pwn.py"))
+    assert not (Path.home() / ".ipython" / "profile_default" / "startup" / "00-pwn.py").exists()
+
+
+def _cells(root: Path, student: str) -> dict[str, tuple]:
+    with gradebook(root) as gb:
+        nb = gb.find_submission_notebook(W.NOTEBOOK, W.ASSIGNMENT, student)
+        return {g.name: (g.auto_score, g.manual_score) for g in nb.grades}
+
+
+def _test_outputs(root: Path, student: str) -> list:
+    nb = nbformat.read(root / "autograded" / student / W.ASSIGNMENT / f"{W.NOTEBOOK}.ipynb", 4)
+    return [c.outputs for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")]
+
+
+def _feedback_text(root: Path, student: str) -> str:
+    page = root / "feedback" / student / W.ASSIGNMENT / f"{W.NOTEBOOK}.html"
+    text = html.unescape(re.sub(r"<[^>]+>", "", page.read_text()))
+    text = re.sub(r"/tmp/\S+", "<tmp>", text)
+    return re.sub(r"\d{4}-\d\d-\d\d[ T][\d:.]+", "<time>", text)
+
+
+@pytest.mark.parametrize("student", HONEST)
+def test_honest_students_are_graded_as_without_attackers(graded, student):
+    root, alone = graded["root"], graded["honest_root"]
+    with gradebook(root) as a, gradebook(alone) as b:
+        assert a.find_submission(W.ASSIGNMENT, student).score == (
+            b.find_submission(W.ASSIGNMENT, student).score
+        )
+    assert _cells(root, student) == _cells(alone, student)
+    assert _test_outputs(root, student) == _test_outputs(alone, student)
+    assert _feedback_text(root, student) == _feedback_text(alone, student)
+    assert table_rows(graded["table"])[student] == table_rows(graded["honest_table"])[student]
+
+
+def test_no_audit_override_was_needed(graded):
+    """Verdicts come from the grader, so nbgrader's scores already agree with them."""
     with gradebook(graded["root"]) as gb:
-        for student in ["fake_module", "swallow_transform"]:
-            grade = gb.find_grade("test_accuracy", W.NOTEBOOK, W.ASSIGNMENT, student)
-            assert grade.auto_score == 2 and grade.manual_score == 0  # nbgrader was fooled
-            comment = gb.find_comment("accuracy", W.NOTEBOOK, W.ASSIGNMENT, student)
-            assert "tampering suspected: the check did not report success" in (
-                comment.manual_comment
-            )
-        clean = gb.find_grade("test_accuracy", W.NOTEBOOK, W.ASSIGNMENT, "correct")
-        assert clean.manual_score is None
+        for case in ALL_CASES:
+            try:
+                nb = gb.find_submission_notebook(W.NOTEBOOK, W.ASSIGNMENT, case.student)
+            except MissingEntry:
+                continue
+            assert all(g.manual_score is None for g in nb.grades), case.student
+
+
+@pytest.mark.parametrize("student", ["h_script_output", "h_script_markdown"])
+def test_student_html_is_inert_in_feedback_and_formgrader(graded, student):
+    root = graded["root"]
+    page = (root / "feedback" / student / W.ASSIGNMENT / f"{W.NOTEBOOK}.html").read_text()
+    notebook = (root / "autograded" / student / W.ASSIGNMENT / f"{W.NOTEBOOK}.ipynb").read_text()
+    for text in (page, notebook):
+        assert "<script>document.title" not in text
+        assert not re.search(r"<[a-z]+[^>]*\sonerror=", text, re.I)
+        assert not re.search(r"<svg[^>]*onload", text, re.I)
+    assert "application/javascript" not in notebook
 
 
 def test_feedback_html(graded):
     feedback = graded["root"] / "feedback"
-    for case in W.CASES:
+    for case in ALL_CASES:
         page = feedback / case.student / W.ASSIGNMENT / f"{W.NOTEBOOK}.html"
-        if case.student in ("bad_json", "missing"):
+        if case.student in ("bad_json", "missing", "h_deep_json"):
             assert not page.exists()
             continue
         assert page.is_file(), case.student
@@ -156,9 +245,9 @@ def test_feedback_html(graded):
 def test_export_has_one_row_per_student(graded):
     with open(graded["root"] / "grades.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
-    assert sorted(r["student_id"] for r in rows) == sorted(c.student for c in W.CASES)
+    assert sorted(r["student_id"] for r in rows) == sorted(c.student for c in ALL_CASES)
     by_student = {r["student_id"]: r for r in rows}
-    for case in W.CASES:
+    for case in ALL_CASES:
         expected = max(0.0, case.score - (W.MAX_SCORE if case.timestamp else 0))
         assert float(by_student[case.student]["score"]) == expected, case.student
         assert float(by_student[case.student]["max_score"]) == W.MAX_SCORE
@@ -201,12 +290,34 @@ def test_parallel_merge_equals_serial_nbgrader(graded):
 def test_nobody_is_missing_from_the_gradebook(graded):
     with gradebook(graded["root"]) as gb:
         students = {s.id for s in gb.students}
-        assert students == {c.student for c in W.CASES}
+        assert students == {c.student for c in ALL_CASES}
         for s in students:
             try:
                 gb.find_submission(W.ASSIGNMENT, s)
             except MissingEntry:
                 pytest.fail(f"{s} has no submission in the gradebook")
+
+
+@pytest.fixture(scope="module")
+def tf_graded(tmp_path_factory):
+    root = tmp_path_factory.mktemp("tf") / "course"
+    env = make_course(root, T.ASSIGNMENT, cell_timeout=120)
+    released = root / "notebooks" / T.ASSIGNMENT / f"{T.NOTEBOOK}.ipynb"
+    solution = root / "solutions" / T.ASSIGNMENT / f"{T.NOTEBOOK}.ipynb"
+    for case in T.CASES:
+        T.write_case(case, released, solution, root)
+    proc = run(["course", "autograde", T.ASSIGNMENT, "--jobs", "2"], root, env, timeout=1800)
+    return root, proc.stdout
+
+
+@pytest.mark.parametrize("case", T.CASES, ids=[c.student for c in T.CASES])
+def test_forbidden_builtins_reached_without_their_names_lose_their_task(tf_graded, case):
+    root, table = tf_graded
+    with gradebook(root) as gb:
+        assert gb.find_submission(T.ASSIGNMENT, case.student).score == case.score, table
+        nb = gb.find_submission_notebook(T.NOTEBOOK, T.ASSIGNMENT, case.student)
+        lost = {g.name for g in nb.grades if g.max_score and g.auto_score == 0}
+    assert lost == {f"test_{task}" for task in case.replace}, case.what
 
 
 @pytest.mark.parametrize(
@@ -227,19 +338,6 @@ def test_validate_invert_on_released_notebook(tmp_path, notebook):
     )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert "Success! The notebook does not pass any tests." in proc.stdout, proc.stdout[-2000:]
-
-
-def test_no_stray_processes_left(graded):
-    """Kernels of killed or crashed submissions were reaped: nothing runs in the course."""
-    root = str(graded["root"].resolve())
-    left = []
-    for entry in Path("/proc").glob("[0-9]*"):
-        try:
-            if os.readlink(entry / "cwd").startswith(root):
-                left.append((entry.name, (entry / "cmdline").read_bytes()[:200]))
-        except OSError:
-            continue
-    assert left == []
 
 
 def tiny_assignment(root: Path) -> None:

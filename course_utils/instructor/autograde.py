@@ -35,6 +35,7 @@ Design (nbgrader grades one submission at a time and SQLite takes one writer):
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import fcntl
 import json
@@ -42,26 +43,18 @@ import os
 import re
 import shutil
 import sqlite3
+import sys
 import time
 import warnings
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from . import audit, limits, submissions
-from .course import BIN, CONFIG_NAME, Course, CourseError, nbgrader_env
-from .limits import (
-    DEFAULT_FSIZE_MB,
-    DEFAULT_MEMORY_MB,
-    DEFAULT_WALL_SECONDS,
-    RunResult,
-    run_limited,
-)
+from . import audit, executors, submissions, unit
+from .course import BIN, CONFIG_NAME, Course, CourseError
+from .limits import DEFAULT_MEMORY_MB, DEFAULT_WALL_SECONDS, RunResult
+from .unit import UnitSpec
 
 WORK_DIR = ".course_work"
-#: The watchdog lets the whole tree (nbgrader + kernel + children) use this much more than
-#: the per-process cap before it kills the kernel.
-WATCHDOG_MARGIN_MB = 1024
 
 WORKER_CONFIG = """\
 # Written by `course autograde` for one submission: the course's settings, then this
@@ -74,7 +67,7 @@ import tempfile
 from nbgrader.converters.autograde import Autograde
 from nbgrader.preprocessors import Execute
 
-from course_utils.instructor.execute import GradedExecute
+from course_utils.instructor.execute import GradedExecute, SafeOutputs
 
 c = get_config()  # noqa: F821
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -84,7 +77,10 @@ c.CourseDirectory.db_url = "sqlite:///" + os.path.join(HERE, "gradebook.db")
 _pps = c.Autograde.autograde_preprocessors
 if not isinstance(_pps, list):
     _pps = list(Autograde.class_traits()["autograde_preprocessors"].default())
-c.Autograde.autograde_preprocessors = [GradedExecute if p is Execute else p for p in _pps]
+_pps = [GradedExecute if p is Execute else p for p in _pps]
+# What the kernel displayed is rendered later (Formgrader, feedback): make it inert first.
+_at = _pps.index(GradedExecute) + 1
+c.Autograde.autograde_preprocessors = [*_pps[:_at], SafeOutputs, *_pps[_at:]]
 # Kill the kernel when the notebook is done instead of waiting for a polite exit
 # (TensorFlow makes ipykernel take ~3 s to shut down; all outputs are in by then).
 c.Execute.shutdown_kernel = "immediate"
@@ -110,6 +106,8 @@ class Options:
     nbgrader_args: list[str] = field(default_factory=list)
     keep_work: bool = False
     sandbox: bool = True
+    cluster: str | None = None  # a dask.distributed scheduler address
+    progress: bool | None = None  # None: a progress bar when stderr is a terminal
 
 
 @dataclass
@@ -125,6 +123,7 @@ class StudentRun:
     executed: bool = False  # the worker produced every notebook it was given
     failed: str | None = None  # why nothing usable came out (-> zero)
     verdicts: Path | None = None  # the worker's verdicts, after the merge
+    host: str | None = None  # the machine that graded it
     infra_suspect: bool = False
     score: float = 0.0
     max_score: float = 0.0
@@ -137,15 +136,25 @@ class Report:
     seconds: float
     infrastructure_error: str | None = None
     log_dir: Path | None = None
+    where: str = "local"  # "local" (the pool) or "cluster"
 
     def table(self) -> str:
-        head = ("student", "score", "max", "problems")
+        """student, score, max, wall time and peak memory of its grading, problems."""
+        head = ("student", "score", "max", "time", "memory", "problems")
         lines = [
-            (r.student, f"{r.score:g}", f"{r.max_score:g}", "; ".join(r.problems) or "-")
+            (
+                r.student,
+                f"{r.score:g}",
+                f"{r.max_score:g}",
+                f"{r.run.seconds:.0f} s" if r.run else "-",
+                f"{r.run.peak_memory_mb:.0f} MB" if r.run and r.run.peak_memory_mb else "-",
+                "; ".join(r.problems) or "-",
+            )
             for r in self.rows
         ]
-        widths = [max(len(x[i]) for x in [head, *lines]) for i in range(3)]
-        fmt = f"{{:<{widths[0]}}}  {{:>{widths[1]}}}  {{:>{widths[2]}}}  {{}}"
+        widths = [max(len(x[i]) for x in [head, *lines]) for i in range(5)]
+        w = widths
+        fmt = f"{{:<{w[0]}}}  {{:>{w[1]}}}  {{:>{w[2]}}}  {{:>{w[3]}}}  {{:>{w[4]}}}  {{}}"
         out = [fmt.format(*head), fmt.format(*("-" * w for w in widths), "-" * 8)]
         out += [fmt.format(*x) for x in lines]
         return "\n".join(out)
@@ -323,8 +332,10 @@ def check_worker_config(scratch: Path) -> None:
             f"the worker configuration {scratch}/nbgrader_config.py does not "
             f"load: {type(exc).__name__}: {exc}"
         ) from exc
-    if "GradedExecute" not in names:
-        raise CourseError(f"the worker configuration does not use GradedExecute: {names}")
+    if not {"GradedExecute", "SafeOutputs"} <= set(names):
+        raise CourseError(
+            f"the worker configuration does not use GradedExecute and SafeOutputs: {names}"
+        )
 
 
 # ---------------------------------------------------------------------------------------
@@ -351,44 +362,27 @@ INFRA_SIGNS = (
 )
 
 
-def run_worker(
-    sr: StudentRun, assignment: str, opts: Options, threads: int, log_dir: Path
-) -> None:
-    cmd = [
-        str(BIN / "python"),
-        "-m",
-        "course_utils.instructor.launch",
-        "--memory-mb",
-        str(opts.memory_mb or 0),
-        "--fsize-mb",
-        str(DEFAULT_FSIZE_MB),
-        "--",
-        "autograde",
-        assignment,
-        "--student",
-        sr.student,
-    ]
-    if opts.cell_timeout:
-        cmd.append(f"--Execute.timeout={opts.cell_timeout}")
-    cmd += opts.nbgrader_args
-    env = nbgrader_env()
-    for var in (
-        "OMP_NUM_THREADS",
-        "OPENBLAS_NUM_THREADS",
-        "MKL_NUM_THREADS",
-        "TF_NUM_INTRAOP_THREADS",
-    ):
-        env.setdefault(var, str(threads))
-    env.setdefault("TF_NUM_INTEROP_THREADS", "1")
-    log = log_dir / f"{sr.student}.log"
-    sr.run = run_limited(
-        cmd,
-        cwd=sr.scratch,
-        env=env,
-        log_path=log,
+def unit_spec(sr: StudentRun, assignment: str, opts: Options, threads: int, kernel) -> dict:
+    spec = UnitSpec(
+        assignment=assignment,
+        student=sr.student,
+        memory_mb=opts.memory_mb,
         wall_seconds=opts.wall_seconds,
-        memory_budget_mb=(opts.memory_mb + WATCHDOG_MARGIN_MB) if opts.memory_mb else None,
+        cell_timeout=opts.cell_timeout,
+        nbgrader_args=list(opts.nbgrader_args),
+        threads=threads,
+        sandbox=opts.sandbox,
+        kernel_name=kernel,
     )
+    return asdict(spec)
+
+
+def collect(sr: StudentRun, assignment: str, opts: Options, reply: dict, log_dir: Path) -> None:
+    """Unpack one unit's reply into the student's scratch folder and judge how it went."""
+    log = log_dir / f"{sr.student}.log"
+    log.write_text(reply["log"], encoding="utf-8", errors="replace")
+    unit.unpack(reply["result"], sr.scratch)
+    sr.run, sr.host = unit.run_result(reply), reply.get("host")
     out = sr.scratch / "autograded" / sr.student / assignment
     produced = {p.stem for p in out.glob("*.ipynb")} if out.is_dir() else set()
     verdicts = {p.name.split(".")[0] for p in (sr.scratch / "verdicts").glob("*.verdicts.json")}
@@ -398,9 +392,69 @@ def run_worker(
     if sr.run.timed_out:
         sr.failed = f"timeout: grading took longer than {opts.wall_seconds:g} s (killed)"
     elif not sr.executed:
-        line = _last_error_line(log)
-        sr.failed = f"grading failed: {line} (log: {log})"
-        sr.infra_suspect = any(s in log.read_text(errors="replace") for s in INFRA_SIGNS)
+        sr.failed = f"grading failed: {_last_error_line(log)} (log: {log})"
+        sr.infra_suspect = any(sign in reply["log"] for sign in INFRA_SIGNS)
+
+
+def _executor(opts: Options, jobs: int, kernel):
+    if opts.cluster:
+        return executors.DaskExecutor(opts.cluster, opts.sandbox, kernel)
+    return executors.LocalExecutor(jobs)
+
+
+def execute(todo: list[StudentRun], assignment: str, opts: Options, log_dir: Path, course):
+    """Grade every prepared student on the chosen executor; a unit that failed for a
+    reason of the worker's (it died, it refused) is tried once more."""
+    from tqdm.auto import tqdm
+
+    kernel = course.setting("ExecutePreprocessor", "kernel_name", None) or course.setting(
+        "Execute", "kernel_name", None
+    )
+    pool = _executor(opts, max(1, min(opts.jobs, len(todo) or 1)), kernel)
+    threads = max(1, (os.cpu_count() or 1) // pool.jobs)
+    if getattr(pool, "refused", None):
+        for worker, why in pool.refused.items():
+            print(f"refused worker {worker}: {why}", file=sys.stderr)
+    units = {sr.student: unit.pack(sr.scratch) for sr in todo}
+    specs = {sr.student: unit_spec(sr, assignment, opts, threads, kernel) for sr in todo}
+    pending = {pool.submit(units[sr.student], specs[sr.student]): (sr, 0) for sr in todo}
+    failures = 0
+    # disable=None: tqdm shows the bar only when stderr is a terminal
+    quiet_bar = None if opts.progress is None else not opts.progress
+    bar = tqdm(total=len(todo), desc="grading", unit="sub", disable=quiet_bar, file=sys.stderr)
+    try:
+        while pending:
+            done, _ = concurrent.futures.wait(pending, return_when="FIRST_COMPLETED")
+            for future in done:
+                sr, tries = pending.pop(future)
+                try:
+                    collect(sr, assignment, opts, future.result(), log_dir)
+                except unit.WorkerRefused as exc:
+                    sr.failed, sr.run = f"grading failed: {exc}", None
+                except (KeyboardInterrupt, CourseError):
+                    raise
+                except Exception as exc:  # noqa: BLE001  (the worker, not the student)
+                    if executors.lost_scheduler(exc):
+                        raise CourseError(
+                            f"the Dask scheduler at {opts.cluster} was lost ({exc}); nothing "
+                            "was written to the gradebook"
+                        ) from None
+                    if tries == 0:
+                        again = pool.submit(units[sr.student], specs[sr.student])
+                        pending[again] = (sr, 1)
+                        continue
+                    sr.failed = f"grading failed twice: {type(exc).__name__}: {exc}"
+                    sr.infra_suspect = True
+                failures += bool(sr.failed)
+                bar.update(1)
+                bar.set_postfix(failed=failures)
+    except KeyboardInterrupt:
+        pool.cancel()  # every unit kills its process tree; nothing is merged
+        raise
+    finally:
+        bar.close()
+        pool.close()
+    return pool.name
 
 
 # ---------------------------------------------------------------------------------------
@@ -559,27 +613,16 @@ def _autograde(course, assignment, opts, work, log_dir, start) -> Report:
     todo = [sr for sr in runs if sr.scratch is not None]
     if todo:
         check_worker_config(todo[0].scratch)
-    jobs = max(1, min(opts.jobs, len(todo) or 1))
-    threads = max(1, (os.cpu_count() or 1) // jobs)
-    limits.CANCEL.clear()
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        for f in [
-            pool.submit(run_worker, sr, assignment, opts, threads, log_dir) for sr in todo
-        ]:
-            try:
-                f.result()
-            except KeyboardInterrupt:
-                limits.CANCEL.set()  # every worker kills its tree; nothing is merged
-                raise
+    where = execute(todo, assignment, opts, log_dir, course) if todo else "local"
 
     infra = None
-    broken = [sr for sr in todo if sr.failed and not sr.run.timed_out]
+    broken = [sr for sr in todo if sr.failed and not (sr.run and sr.run.timed_out)]
     if todo and len(broken) == len(todo) and (len(todo) > 1 or broken[0].infra_suspect):
         infra = (
             f"every submission failed to grade ({broken[0].failed}): this looks like a "
             "set-up problem, nothing was written to the gradebook"
         )
-        return Report(assignment, runs, time.monotonic() - start, infra, log_dir)
+        return Report(assignment, runs, time.monotonic() - start, infra, log_dir, where)
 
     from nbgrader.api import Gradebook
 
@@ -613,7 +656,7 @@ def _autograde(course, assignment, opts, work, log_dir, start) -> Report:
                 runs.append(StudentRun(s, submitted / s / assignment, problems=["no submission"]))
     runs.sort(key=lambda r: r.student)
     fill_scores(course, assignment, runs)
-    return Report(assignment, runs, time.monotonic() - start, infra, log_dir)
+    return Report(assignment, runs, time.monotonic() - start, infra, log_dir, where)
 
 
 __all__ = ["Options", "Report", "autograde"]

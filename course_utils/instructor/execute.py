@@ -32,6 +32,7 @@ from pathlib import Path
 
 import nbformat
 from nbclient.exceptions import DeadKernelError
+from nbconvert.preprocessors.sanitize import SanitizeHTML
 from nbformat.notebooknode import NotebookNode
 from nbgrader import utils
 from nbgrader.preprocessors import Execute
@@ -97,7 +98,7 @@ SERVE = (
     "__import__('course_utils.grading.kernel_server', fromlist=['serve'])"
     ".serve({path!r}, globals())"
 )
-#: Seconds the kernel gets to return from ``serve`` after the grader said bye.
+#: Seconds the checks get to finish after the kernel left ``serve`` (it hung up: they end).
 BYE_SECONDS = 10
 
 
@@ -182,13 +183,26 @@ class GradedExecute(CrashSafeExecute):
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         listener.bind(str(path))
         listener.listen(1)
+        listener.settimeout(0.2)
         result: dict = {}
         connection: list[socket.socket] = []
+        served = threading.Event()  # the kernel is done with the serve cell
+
+        def accept() -> socket.socket | None:
+            while not served.is_set():
+                try:
+                    conn, _ = listener.accept()
+                except TimeoutError:
+                    continue
+                except OSError:
+                    return None
+                conn.settimeout(None)
+                return conn
+            return None
 
         def grade() -> None:
-            try:
-                conn, _ = listener.accept()
-            except OSError:
+            conn = accept()
+            if conn is None:
                 result["verdict"] = Verdict(
                     grade_id, False, "", _lost("the kernel never connected")
                 )
@@ -206,6 +220,7 @@ class GradedExecute(CrashSafeExecute):
             super().preprocess_cell(serve, resources, index)
         finally:
             self.nb.cells[index] = cell
+            served.set()
             worker.join(BYE_SECONDS)
             listener.close()
             for conn in connection:
@@ -234,3 +249,19 @@ def _lost(why: str) -> dict:
         "evalue": text,
         "traceback": [f"KernelLost: {text}"],
     }
+
+
+class SafeOutputs(SanitizeHTML):
+    """What a student's kernel displayed, made safe to render for the instructor and student.
+
+    The autograded notebook is shown as HTML in Formgrader (in the instructor's browser,
+    next to the Jupyter token) and in the feedback file. Code outputs lose JavaScript and
+    other active types; their HTML and Markdown go through bleach (no ``<script>``, no
+    ``on*=`` attributes); the student's own Markdown and raw cells (those not restored from
+    the instructor's source) are cleaned the same way.
+    """
+
+    def preprocess_cell(self, cell, resources, cell_index):
+        if cell.cell_type in ("markdown", "raw") and utils.is_locked(cell):
+            return cell, resources
+        return super().preprocess_cell(cell, resources, cell_index)

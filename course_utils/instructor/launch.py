@@ -68,6 +68,10 @@ def main(argv: list[str] | None = None) -> int:
 
     die_with_parent()
     apply_limits(args.memory_mb, args.fsize_mb)
+    # ``python -m`` puts the working directory (the scratch course) first on sys.path:
+    # nothing in it is meant to be imported.
+    here = {"", os.getcwd()}
+    sys.path[:] = [p for p in sys.path if p not in here]
 
     from nbgrader.apps.nbgraderapp import main as nbgrader_main
 

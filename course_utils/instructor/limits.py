@@ -193,10 +193,10 @@ def run_limited(
                     proc.wait()
                     result.returncode = None
                     break
-                if memory_budget_mb and psutil is not None:
+                if psutil is not None:  # the peak is reported even without a budget
                     rss = _tree_memory(proc.pid)
                     result.peak_memory_mb = max(result.peak_memory_mb, rss)
-                    if rss > memory_budget_mb:
+                    if memory_budget_mb and rss > memory_budget_mb:
                         result.memory_killed = True
                         kill_tree(proc.pid, None, include_root=False)
         finally:

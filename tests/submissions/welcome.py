@@ -85,6 +85,22 @@ def insert_before_test(src: str):
     return build
 
 
+def insert_before_setup(src: str):
+    def build(nb):
+        nb.cells.insert(_index(nb, "setup"), nbformat.v4.new_code_cell(src))
+        return nb
+
+    return build
+
+
+def insert_markdown_after_answer(src: str):
+    def build(nb):
+        nb.cells.insert(_index(nb, ANSWER) + 1, nbformat.v4.new_markdown_cell(src))
+        return nb
+
+    return build
+
+
 def insert_after_test(src: str):
     def build(nb):
         nb.cells.insert(_index(nb, TEST) + 1, nbformat.v4.new_code_cell(src))
@@ -108,6 +124,7 @@ class Case:
     problems: tuple[str, ...] = ()  # substrings of the autograde table's problems
     filename: str = f"{NOTEBOOK}.ipynb"
     timestamp: str | None = None
+    files: tuple[tuple[str, str], ...] = ()  # extra files in the submission folder
 
 
 CASES: list[Case] = [
@@ -166,7 +183,6 @@ CASES: list[Case] = [
             ),
         ),
         "extra cell before the test swaps in a fake grader_tests package (forged markers)",
-        ("tampering suspected",),
     ),
     Case(
         "infinite_loop",
@@ -246,7 +262,6 @@ CASES: list[Case] = [
             "get_ipython().input_transformers_post.append(_swallow)\n"
         ),
         "wraps every later cell in try/except: the test cell 'succeeds' silently",
-        ("tampering suspected",),
     ),
     Case(
         "bad_json",
@@ -292,4 +307,7 @@ def write_case(case: Case, released: Path, course_root: Path) -> Path:
             nbformat.write(nb, folder / case.filename)
     if case.timestamp:
         (folder / "timestamp.txt").write_text(case.timestamp + "\n")
+    for name, text in case.files:
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(text)
     return folder

@@ -1,0 +1,217 @@
+"""`course autograde --cluster`: the same units on a real dask.distributed cluster.
+
+A `dask scheduler` and two `dask worker` processes are started on 127.0.0.1 in the course
+environment. Nine submissions of 00_welcome (correct, blank, fitted to the visible case,
+late, a crash, an infinite loop, a hostile daemon, a forged-marker attack) are graded on
+the cluster and, in a copy of the course, by the local `--jobs 2` pool: the gradebooks
+must be identical (scores, per-cell grades, timestamps, late penalties). A second cluster
+run kills one worker while units are running: every student still gets a row and the same
+score.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from nbgrader.api import Gradebook
+
+from submissions import hostile as H
+from submissions import welcome as W
+from submissions.course import BIN, isolated_env, make_course, run
+
+pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::sqlalchemy.exc.SAWarning")]
+
+STUDENTS = ["correct", "blank", "partly", "late", "os_exit", "infinite_loop", "noisy"]
+HOSTILE = ["h_daemon", "h_env_key"]
+CASES = [c for c in W.CASES if c.student in STUDENTS] + [
+    c for c in H.CASES if c.student in HOSTILE
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _dask(*args: str, env: dict, log: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [str(BIN / "dask"), *args],
+        env=env,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+class Cluster:
+    """A scheduler and two workers on loopback, stopped (process groups killed) on close."""
+
+    def __init__(self, tmp: Path, env: dict):
+        self.port = _free_port()
+        self.address = f"tcp://127.0.0.1:{self.port}"
+        self.procs = [
+            _dask(
+                "scheduler",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--no-dashboard",
+                env=env,
+                log=tmp / "scheduler.log",
+            )
+        ]
+        for name in ("w1", "w2"):
+            self.procs.append(
+                _dask(
+                    "worker",
+                    self.address,
+                    "--name",
+                    name,
+                    "--nthreads",
+                    "1",
+                    "--no-dashboard",
+                    "--no-nanny",
+                    "--local-directory",
+                    str(tmp / name),
+                    env=env,
+                    log=tmp / f"{name}.log",
+                )
+            )
+        self._wait_for_workers(2)
+
+    def _wait_for_workers(self, n: int, timeout: float = 120) -> None:
+        from distributed import Client
+
+        deadline = time.monotonic() + timeout
+        with Client(self.address, timeout=timeout) as client:
+            while len(client.scheduler_info()["workers"]) < n:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("the Dask workers did not register")
+                time.sleep(0.5)
+
+    def worker_pids(self) -> list[int]:
+        return [p.pid for p in self.procs[1:]]
+
+    def close(self) -> None:
+        for proc in reversed(self.procs):
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.wait()
+
+
+@pytest.fixture(scope="module")
+def courses(tmp_path_factory):
+    base = tmp_path_factory.mktemp("cluster")
+    template = base / "template"
+    env = make_course(template, W.ASSIGNMENT, cell_timeout=20, duedate=W.DUEDATE)
+    released = template / "notebooks" / W.ASSIGNMENT / f"{W.NOTEBOOK}.ipynb"
+    for case in CASES:
+        W.write_case(case, released, template)
+    roots = {}
+    for name in ("local", "cluster", "killed"):
+        roots[name] = base / name
+        shutil.copytree(template, roots[name])
+    worker_env = {**isolated_env(base / "workers"), "PYTHONUNBUFFERED": "1"}
+    return roots, env, base, worker_env
+
+
+def _autograde(root: Path, *args: str) -> subprocess.CompletedProcess:
+    cmd = ["course", "autograde", W.ASSIGNMENT, "--timeout", "300", "--memory", "2048", *args]
+    return run(cmd, root, isolated_env(root), timeout=1800)
+
+
+def _gradebook(root: Path) -> dict:
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}", "nn-from-scratch") as gb:
+        out = {}
+        for sub in gb.find_assignment(W.ASSIGNMENT).submissions:
+            cells = {g.name: (g.auto_score, g.manual_score) for g in sub.notebooks[0].grades}
+            out[sub.student.id] = (
+                sub.score,
+                sub.timestamp,
+                sub.total_seconds_late,
+                sub.late_submission_penalty,
+                cells,
+            )
+        return out
+
+
+@pytest.fixture(scope="module")
+def cluster(courses):
+    _, _, base, worker_env = courses
+    c = Cluster(base, worker_env)
+    yield c
+    c.close()
+
+
+def test_a_cluster_gives_the_gradebook_of_the_local_pool(courses, cluster):
+    roots, *_ = courses
+    local = _autograde(roots["local"], "--jobs", "2")
+    remote = _autograde(roots["cluster"], "--cluster", cluster.address)
+    assert _gradebook(roots["cluster"]) == _gradebook(roots["local"])
+    assert len(_gradebook(roots["local"])) == len(CASES)
+    for case in CASES:
+        assert _gradebook(roots["cluster"])[case.student][0] == case.score, case.student
+    assert "on the cluster" in remote.stdout and "submission(s) graded" in local.stdout
+
+
+def test_a_worker_killed_mid_run_loses_nothing(courses, cluster):
+    roots, *_ = courses
+    proc = subprocess.Popen(
+        [str(BIN / "course"), "autograde", W.ASSIGNMENT, "--cluster", cluster.address,
+         "--timeout", "300", "--memory", "2048"],  # fmt: skip
+        cwd=roots["killed"],
+        env=isolated_env(roots["killed"]),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    victim = cluster.worker_pids()[0]
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:  # kill it while it grades (it has a child then)
+        children = Path(f"/proc/{victim}/task/{victim}/children")
+        if children.exists() and children.read_text().strip():
+            break
+        time.sleep(0.2)
+    os.kill(victim, signal.SIGKILL)
+    out, err = proc.communicate(timeout=1800)
+    assert proc.returncode == 0, out + err
+    book = _gradebook(roots["killed"])
+    assert set(book) == {c.student for c in CASES}
+    for case in CASES:
+        assert book[case.student][0] == case.score, (case.student, out)
+    assert _gradebook(roots["killed"]) == _gradebook(roots["local"])
+
+
+def test_a_lost_scheduler_ends_the_run_without_gradebook_writes(courses, tmp_path):
+    roots, *_ = courses
+    root = tmp_path / "course"
+    shutil.copytree(roots["local"].parent / "template", root)
+    before = (root / "gradebook.db").read_bytes()
+    proc = subprocess.run(
+        [str(BIN / "course"), "autograde", W.ASSIGNMENT, "--cluster",
+         f"tcp://127.0.0.1:{_free_port()}"],  # fmt: skip
+        cwd=root,
+        env=isolated_env(root),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 1
+    assert "cannot reach the Dask scheduler" in proc.stderr
+    assert (root / "gradebook.db").read_bytes() == before
+
+
+def test_dask_is_the_course_environment():
+    assert (Path(sys.executable).parent / "dask").exists()
