@@ -191,6 +191,8 @@ def cmd_autograde(course: Course, args, passthrough: list[str]) -> int:
     )
     report = ag.autograde(course, args.assignment, opts)
     print(report.table())
+    if report.absent_line():
+        print(report.absent_line())
     graded = sum(1 for r in report.rows if r.scratch is not None)
     where = f"on the cluster {opts.cluster}" if opts.cluster else f"with {opts.jobs} job(s)"
     print(

@@ -110,10 +110,15 @@ def test_report_table_lists_every_student():
         StudentRun("al", Path(".")),
     ]
     rows[0].score, rows[0].max_score, rows[1].score, rows[1].max_score = 0, 2, 2, 2
-    table = Report("a", rows, 1.0).table().splitlines()
-    assert table[0].split() == ["student", "score", "max", "problems"]
-    assert table[2].split()[:3] == ["bob", "0", "2"] and "timeout in cell 3" in table[2]
-    assert table[3].split() == ["al", "2", "2", "-"]
+    rows[1].run = limits.RunResult(0, 12.4, peak_memory_mb=850.3)
+    report = Report("a", rows, 1.0, absent=[f"s{i:02d}" for i in range(12)])
+    table = report.table().splitlines()
+    assert table[0].split() == ["student", "score", "max", "time", "memory", "problems"]
+    assert table[2].split()[:5] == ["bob", "0", "2", "-", "-"] and "timeout in cell 3" in table[2]
+    assert table[3].split() == ["al", "2", "2", "12", "s", "850", "MB", "-"]
+    line = report.absent_line()
+    assert line.startswith("no submission from 12 student(s) of the roster: s00, s01")
+    assert line.endswith("s09, ...") and Report("a", rows, 1.0).absent_line() == ""
 
 
 # --- which file is which notebook ----------------------------------------------------------

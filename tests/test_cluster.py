@@ -1,7 +1,8 @@
 """`course autograde --cluster`: the same units on a real dask.distributed cluster.
 
 A `dask scheduler` and two `dask worker` processes are started on 127.0.0.1 in the course
-environment. Nine submissions of 00_welcome (correct, blank, fitted to the visible case,
+environment. 00_welcome is trimmed to its graded cells (no TensorFlow import, no plots),
+which keeps each unit to a few seconds. Nine submissions of 00_welcome (correct, blank, fitted to the visible case,
 late, a crash, an infinite loop, a hostile daemon, a forged-marker attack) are graded on
 the cluster and, in a copy of the course, by the local `--jobs 2` pool: the gradebooks
 must be identical (scores, per-cell grades, timestamps, late penalties). A second cluster
@@ -29,7 +30,7 @@ from submissions.course import BIN, isolated_env, make_course, run
 
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::sqlalchemy.exc.SAWarning")]
 
-STUDENTS = ["correct", "blank", "partly", "late", "os_exit", "infinite_loop", "noisy"]
+STUDENTS = ["correct", "blank", "partly", "late", "os_exit", "infinite_loop", "raises"]
 HOSTILE = ["h_daemon", "h_env_key"]
 CASES = [c for c in W.CASES if c.student in STUDENTS] + [
     c for c in H.CASES if c.student in HOSTILE
@@ -115,7 +116,7 @@ class Cluster:
 def courses(tmp_path_factory):
     base = tmp_path_factory.mktemp("cluster")
     template = base / "template"
-    env = make_course(template, W.ASSIGNMENT, cell_timeout=20, duedate=W.DUEDATE)
+    env = make_course(template, W.ASSIGNMENT, cell_timeout=20, duedate=W.DUEDATE, lean=True)
     released = template / "notebooks" / W.ASSIGNMENT / f"{W.NOTEBOOK}.ipynb"
     for case in CASES:
         W.write_case(case, released, template)

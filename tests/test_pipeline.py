@@ -38,7 +38,7 @@ from submissions.course import BIN, isolated_env, make_course, run
 
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::sqlalchemy.exc.SAWarning")]
 
-CELL_TIMEOUT = 20
+CELL_TIMEOUT = 40
 SERIAL_SUBSET = ["late", "partly", "noisy"]
 LATE_CONFIG = 'c.LateSubmissionPlugin.penalty_method = "zero"  # test: late work scores 0\n'
 ALL_CASES = W.CASES + H.CASES
@@ -129,7 +129,10 @@ def gradebook(root: Path) -> Gradebook:
 def table_rows(stdout: str) -> dict[str, tuple[str, str, str]]:
     rows = {}
     for line in stdout.splitlines():
-        m = re.match(r"^(\S+)\s+(\d+(?:\.\d+)?)\s+(\d+(?:\.\d+)?)\s+(.*)$", line)
+        m = re.match(
+            r"^(\S+)\s+(\d+(?:\.\d+)?)\s+(\d+(?:\.\d+)?)\s+(?:\d+ s|-)\s+(?:\d+ MB|-)\s+(.*)$",
+            line,
+        )
         if m:
             rows[m.group(1)] = (m.group(2), m.group(3), m.group(4))
     return rows

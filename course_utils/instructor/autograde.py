@@ -137,6 +137,14 @@ class Report:
     infrastructure_error: str | None = None
     log_dir: Path | None = None
     where: str = "local"  # "local" (the pool) or "cluster"
+    absent: list[str] = field(default_factory=list)  # in the roster, nothing submitted
+
+    def absent_line(self) -> str:
+        """One line for the roster's students who did not submit (none: empty)."""
+        if not self.absent:
+            return ""
+        shown = ", ".join(self.absent[:10]) + (", ..." if len(self.absent) > 10 else "")
+        return f"no submission from {len(self.absent)} student(s) of the roster: {shown}"
 
     def table(self) -> str:
         """student, score, max, wall time and peak memory of its grading, problems."""
@@ -650,13 +658,12 @@ def _autograde(course, assignment, opts, work, log_dir, start) -> Report:
     for s in opts.students or []:
         if s not in known:
             runs.append(StudentRun(s, submitted / s / assignment, problems=["no submission"]))
-    if not opts.students:
-        for s in roster(course):
-            if s not in known:
-                runs.append(StudentRun(s, submitted / s / assignment, problems=["no submission"]))
+    absent = [] if opts.students else [s for s in roster(course) if s not in known]
     runs.sort(key=lambda r: r.student)
     fill_scores(course, assignment, runs)
-    return Report(assignment, runs, time.monotonic() - start, infra, log_dir, where)
+    report = Report(assignment, runs, time.monotonic() - start, infra, log_dir, where)
+    report.absent = absent
+    return report
 
 
 __all__ = ["Options", "Report", "autograde"]

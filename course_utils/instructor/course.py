@@ -41,8 +41,8 @@ def nbgrader_env(extra: dict[str, str] | None = None) -> dict[str, str]:
 
 
 def nbgrader_command() -> list[str]:
-    script = BIN / "nbgrader"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "nbgrader"]
+    """``nbgrader`` through ``launch``, which silences nbgrader's internal noise."""
+    return [sys.executable, "-m", "course_utils.instructor.launch", "--"]
 
 
 @dataclass

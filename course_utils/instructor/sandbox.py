@@ -48,7 +48,15 @@ KEPT_ENV = (
     "LC_ALL",
 )
 #: Files and folders of /etc the kernel needs (dynamic linker, locale, time zone).
-ETC = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "alternatives", "mime.types")
+ETC = (
+    "ld.so.cache",
+    "ld.so.conf",
+    "ld.so.conf.d",
+    "localtime",
+    "alternatives",
+    "mime.types",
+    "fonts",
+)
 SYSTEM_DIRS = ("usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32")
 HOME = "/home/student"
 TMP_BYTES = 1024 * 2**20
@@ -203,7 +211,10 @@ class SandboxedKernelManager(AsyncKernelManager):
         self.connection_file = str(run / "kernel.json")
 
     def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
-        argv = super().format_kernel_cmd(extra_arguments)
+        # Without a parent handle (it cannot see its parent's pid) ipykernel prints a note
+        # about Ctrl-C and the connection file into every worker log (CRITICAL: not even
+        # that); a kernel that fails still shows in the notebook (KernelDied).
+        argv = [*super().format_kernel_cmd(extra_arguments), "--IPKernelApp.log_level=CRITICAL"]
         spec = self.kernel_spec
         spec.interrupt_mode = "message"  # a signal to bwrap would not reach the kernel
         work = Path(self.run_dir) / "work"

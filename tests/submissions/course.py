@@ -44,6 +44,7 @@ def make_course(
     cell_timeout: int | None = None,
     duedate: str | None = None,
     extra_config: str = "",
+    lean: bool = False,
 ) -> dict[str, str]:
     """Copy the repo's nbgrader config and ``solutions/<assignment>`` into ``root``; release.
 
@@ -55,6 +56,9 @@ def make_course(
         config += f"\nc.Execute.timeout = {cell_timeout}  # test: keep infinite loops short\n"
     (root / "nbgrader_config.py").write_text(config + extra_config)
     shutil.copytree(REPO / "solutions" / assignment, root / "solutions" / assignment)
+    if lean:
+        for path in (root / "solutions" / assignment).glob("*.ipynb"):
+            lean_notebook(path)
     env = isolated_env(root)
     if duedate:
         from nbgrader.api import Gradebook
@@ -68,6 +72,19 @@ def make_course(
             os.environ["PATH"] = env_path
     run(["course", "release", assignment], root, env)
     return env
+
+
+def lean_notebook(path: Path) -> None:
+    """Keep only the cells nbgrader knows (setup, answers, tests, texts) of a solution.
+
+    The others (an environment check importing TensorFlow, plots) cost seconds per graded
+    submission and are not what a grading-infrastructure test is about.
+    """
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    nb.cells = [c for c in nb.cells if c.cell_type != "code" or "nbgrader" in c.metadata]
+    nbformat.write(nb, path)
 
 
 def run(cmd: list[str], cwd: Path, env: dict[str, str], **kw) -> subprocess.CompletedProcess:
