@@ -2,12 +2,13 @@
 
 A `dask scheduler` and two `dask worker` processes are started on 127.0.0.1 in the course
 environment. 00_welcome is trimmed to its graded cells (no TensorFlow import, no plots),
-which keeps each unit to a few seconds. Nine submissions of 00_welcome (correct, blank, fitted to the visible case,
-late, a crash, an infinite loop, a hostile daemon, a forged-marker attack) are graded on
-the cluster and, in a copy of the course, by the local `--jobs 2` pool: the gradebooks
-must be identical (scores, per-cell grades, timestamps, late penalties). A second cluster
-run kills one worker while units are running: every student still gets a row and the same
-score.
+which keeps each unit to a few seconds. Nine submissions (correct, blank, fitted to the
+visible case, late, one that raises, a crash, an infinite loop, a hostile daemon, a
+forged-marker attack) are graded on the cluster and, in a copy of the course, by the
+local `--jobs 2` pool: the gradebooks must be identical (scores, per-cell grades,
+timestamps, late penalties). A second cluster run kills one worker while units are
+running: every student still gets a row and the same score. A scheduler that cannot be
+reached, or that dies mid-run, ends the run with a clear message and no gradebook write.
 """
 
 from __future__ import annotations
