@@ -215,5 +215,33 @@ def test_a_lost_scheduler_ends_the_run_without_gradebook_writes(courses, tmp_pat
     assert (root / "gradebook.db").read_bytes() == before
 
 
+def test_a_scheduler_lost_mid_run_writes_nothing(courses, tmp_path):
+    roots, _, base, worker_env = courses
+    root = tmp_path / "course"
+    shutil.copytree(base / "template", root)
+    before = (root / "gradebook.db").read_bytes()
+    doomed = Cluster(tmp_path, worker_env)
+    try:
+        proc = subprocess.Popen(
+            [str(BIN / "course"), "autograde", W.ASSIGNMENT, "--cluster", doomed.address],
+            cwd=root,
+            env=isolated_env(root),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        logs = root / ".course_work" / "logs" / W.ASSIGNMENT
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and not (logs.is_dir() and any(logs.iterdir())):
+            time.sleep(0.2)  # the first unit is back: the others are on the workers
+        os.killpg(doomed.procs[0].pid, signal.SIGKILL)
+        out, err = proc.communicate(timeout=600)
+    finally:
+        doomed.close()
+    assert proc.returncode == 1, out + err
+    assert "scheduler" in err and "was lost" in err and "nothing was written" in err
+    assert (root / "gradebook.db").read_bytes() == before
+
+
 def test_dask_is_the_course_environment():
     assert (Path(sys.executable).parent / "dask").exists()

@@ -432,7 +432,12 @@ def execute(todo: list[StudentRun], assignment: str, opts: Options, log_dir: Pat
     bar = tqdm(total=len(todo), desc="grading", unit="sub", disable=quiet_bar, file=sys.stderr)
     try:
         while pending:
-            done, _ = concurrent.futures.wait(pending, return_when="FIRST_COMPLETED")
+            done, _ = concurrent.futures.wait(pending, timeout=30, return_when="FIRST_COMPLETED")
+            if not done and pool.lost():
+                raise CourseError(
+                    f"the Dask scheduler at {opts.cluster} was lost; nothing was written to "
+                    "the gradebook"
+                )
             for future in done:
                 sr, tries = pending.pop(future)
                 try:
@@ -442,9 +447,9 @@ def execute(todo: list[StudentRun], assignment: str, opts: Options, log_dir: Pat
                 except (KeyboardInterrupt, CourseError):
                     raise
                 except Exception as exc:  # noqa: BLE001  (the worker, not the student)
-                    if executors.lost_scheduler(exc):
+                    if pool.lost():
                         raise CourseError(
-                            f"the Dask scheduler at {opts.cluster} was lost ({exc}); nothing "
+                            f"the Dask scheduler at {opts.cluster} was lost ({exc!r}); nothing "
                             "was written to the gradebook"
                         ) from None
                     if tries == 0:
