@@ -261,6 +261,9 @@ class SafeOutputs(SanitizeHTML):
     the instructor's source) are cleaned the same way.
     """
 
+    # nbconvert's preprocessors are off until enabled; nbgrader's are on. This one is on.
+    enabled = Bool(True).tag(config=True)
+
     def preprocess_cell(self, cell, resources, cell_index):
         if cell.cell_type in ("markdown", "raw") and utils.is_locked(cell):
             return cell, resources
