@@ -783,3 +783,21 @@ def test_seal_is_idempotent():
     import grader_tests.welcome as welcome
 
     assert seal("grader_tests.welcome") is welcome
+
+
+SETUP = "from course_utils.environment import import_tensorflow\ntf = import_tensorflow()\n"
+
+
+def test_static_scan_reads_import_tensorflow_as_an_import_of_tensorflow():
+    from course_utils.grading.static_scan import static_findings
+
+    honest = "def softmax(x):\n    return tf.exp(x - tf.reduce_max(x, -1, keepdims=True))\n"
+    built_in = "def softmax(x):\n    return tf.nn.softmax(x)\n"
+    forbidden = ["tensorflow.nn.softmax", "course_utils"]
+    assert static_findings([SETUP, honest], "softmax", forbidden) == []
+    found = static_findings([SETUP, built_in], "softmax", forbidden)
+    assert len(found) == 1 and "`tf.nn.softmax`" in found[0], found
+    # A student's own module-returning call is still followed into (and found out).
+    own = "from course_utils.environment import import_tensorflow as f\nt = f()\nu = f(1)\n"
+    uses = "def softmax(x):\n    return t.nn.softmax(x) + u\n"
+    assert len(static_findings([own, uses], "softmax", forbidden)) == 2

@@ -43,6 +43,8 @@ _DYNAMIC_DOTTED = (
     "types.CodeType",
 )
 _MAGIC = re.compile(r"^\s*[%!]")
+#: Calls that return a module: ``tf = import_tensorflow()`` reads as ``import tensorflow as tf``.
+MODULE_RETURNING = {"course_utils.environment.import_tensorflow": "tensorflow"}
 
 
 def _parse(source: str) -> ast.Module | None:
@@ -81,6 +83,8 @@ class _Notebook:
         elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
             self.definitions[node.name] = (node, lines)
             self.imports.pop(node.name, None)
+        elif self._module_alias(node):
+            return
         elif isinstance(node, ast.Assign | ast.AnnAssign | ast.AugAssign):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             for target in targets:
@@ -92,6 +96,23 @@ class _Notebook:
             for child in ast.iter_child_nodes(node):
                 if isinstance(child, ast.stmt):
                     self._top_level(child, lines)
+
+
+    def _module_alias(self, node: ast.AST) -> bool:
+        """``name = f()`` for an ``f`` of MODULE_RETURNING: record ``name`` as that module."""
+        if not (isinstance(node, ast.Assign) and len(node.targets) == 1):
+            return False
+        target, call = node.targets[0], node.value
+        if not (isinstance(target, ast.Name) and isinstance(call, ast.Call)) or call.args:
+            return False
+        func = _chain(call.func)
+        head = self.imports.get(func[0]) if func else None
+        module = MODULE_RETURNING.get(".".join([head, *func[1:]])) if head else None
+        if module is None:
+            return False
+        self.imports[target.id] = module
+        self.definitions.pop(target.id, None)
+        return True
 
 
 class _StaticScanner:
