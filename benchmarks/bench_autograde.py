@@ -1,12 +1,23 @@
-"""Benchmark: `course autograde` throughput with one worker vs two.
+"""Benchmark: what the sandbox, the out-of-process verdicts and Dask cost per submission.
 
-Run ``python benchmarks/bench_autograde.py [--copies 8] [--jobs 1 2]``. Builds a throw-away
-course (the repo's nbgrader config and solutions/00_welcome), submits ``--copies`` copies
-of the correct welcome notebook, grades them once per ``--jobs`` value in a fresh copy of
-the course, and prints submissions per minute (wall clock of the whole command: workers,
-merge and audit). Also checks that every run gives every student the same score, and
-prints the machine's load average, since other work on the machine skews the numbers.
-Exit status 1 if the scores differ between runs.
+Run ``python benchmarks/bench_autograde.py [--copies 8] [--old COMMIT]``. Builds a
+throw-away course (the repo's nbgrader config and solutions/00_welcome, the cheapest
+notebook, so that fixed costs weigh the most), submits ``--copies`` copies of the correct
+notebook and grades them, each time in a fresh copy of the course, with:
+
+- ``old``: the grading path before the sandbox (commit ``--old``, checked out in a
+  temporary git worktree and put first on PYTHONPATH: checks in the student's kernel,
+  marker and key);
+- ``unsandboxed``: today's path with ``--no-sandbox`` (out-of-process verdicts only);
+- ``sandboxed``: today's default (bubblewrap and out-of-process verdicts);
+- ``dask N``: today's default on a local dask.distributed cluster with N workers.
+
+Each at ``--jobs 1`` and ``--jobs 2`` (Dask: 1 and 2 workers). It prints wall seconds,
+submissions per minute and seconds per submission (the whole command: workers, merge,
+audit), then the ratios the issues set targets for: sandboxed / old per submission
+(target < 1.15) and the per-submission overhead of Dask against the local pool with the
+same parallelism (target < 1 s). Every run must give every copy full points (exit 1
+otherwise). The load average is printed: other work on the machine skews the numbers.
 """
 
 from __future__ import annotations
@@ -14,6 +25,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -24,7 +36,11 @@ sys.path.insert(0, str(REPO / "tests"))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from submissions import welcome as W  # noqa: E402
+from submissions.cluster import Cluster  # noqa: E402
 from submissions.course import isolated_env, make_course, run  # noqa: E402
+
+#: The last commit before the sandbox and the out-of-process verdicts.
+OLD_PATH = "3753763"
 
 
 def scores(root: Path, env: dict[str, str]) -> dict[str, float]:
@@ -39,43 +55,128 @@ def scores(root: Path, env: dict[str, str]) -> dict[str, float]:
         os.environ["PATH"] = path
 
 
+def build_template(course: Path, copies: int, source_repo: Path, env_extra: dict) -> None:
+    """A released course with ``copies`` correct submissions, built by ``source_repo``."""
+    saved = os.environ.copy()
+    os.environ.update(env_extra)
+    try:
+        script = (
+            "import sys; from pathlib import Path\n"
+            f"sys.path.insert(0, {str(source_repo / 'tests')!r})\n"
+            "from submissions import welcome as W\n"
+            "from submissions.course import make_course\n"
+            f"root = Path({str(course)!r}); make_course(root, W.ASSIGNMENT)\n"
+            "released = root / 'notebooks' / W.ASSIGNMENT / f'{W.NOTEBOOK}.ipynb'\n"
+            "correct = next(c for c in W.CASES if c.student == 'correct')\n"
+            f"for i in range({copies}):\n"
+            "    case = W.Case(f'student{i:02d}', correct.score, correct.build, correct.what)\n"
+            "    W.write_case(case, released, root)\n"
+        )
+        subprocess.run([sys.executable, "-c", script], check=True, env=os.environ.copy())
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+class Timing:
+    def __init__(self, label: str, seconds: float, copies: int, load: float, full: bool):
+        self.label, self.seconds, self.copies, self.load, self.full = (
+            label,
+            seconds,
+            copies,
+            load,
+            full,
+        )
+
+    @property
+    def per_submission(self) -> float:
+        return self.seconds / self.copies
+
+    def row(self) -> str:
+        return (
+            f"{self.label:<16} {self.seconds:>8.1f} {60 / self.per_submission:>9.2f} "
+            f"{self.per_submission:>8.2f}   {self.load:>5.2f}   {'yes' if self.full else 'NO'}"
+        )
+
+
+def grade(label: str, template: Path, work: Path, args: list[str], extra_env: dict) -> Timing:
+    root = work / label.replace(" ", "-")
+    shutil.copytree(template, root)
+    env = {**isolated_env(root), **extra_env}
+    load = os.getloadavg()[0]
+    t0 = time.monotonic()
+    run(["course", "autograde", W.ASSIGNMENT, *args], root, env, timeout=3600)
+    seconds = time.monotonic() - t0
+    got = scores(root, env)
+    copies = len(list((template / "submitted").iterdir()))
+    full = len(got) == copies and all(v == W.MAX_SCORE for v in got.values())
+    timing = Timing(label, seconds, copies, load, full)
+    print(timing.row(), flush=True)
+    return timing
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--copies", type=int, default=8)
-    parser.add_argument("--jobs", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--old", default=OLD_PATH, help="commit of the path to compare with")
     args = parser.parse_args()
 
-    correct = next(c for c in W.CASES if c.student == "correct")
     with tempfile.TemporaryDirectory(prefix="bench-autograde-") as tmp:
-        template = Path(tmp) / "template"
-        make_course(template, W.ASSIGNMENT)
-        released = template / "notebooks" / W.ASSIGNMENT / f"{W.NOTEBOOK}.ipynb"
-        for i in range(args.copies):
-            case = W.Case(f"student{i:02d}", correct.score, correct.build, correct.what)
-            W.write_case(case, released, template)
-
-        results = {}
-        print(f"{args.copies} copies of the correct 00_welcome submission, {os.cpu_count()} CPU(s)")
-        print(f"{'jobs':>4}  {'seconds':>8}  {'subs/min':>8}  load avg before")
-        for jobs in args.jobs:
-            root = Path(tmp) / f"jobs{jobs}"
-            shutil.copytree(template, root)
-            env = isolated_env(root)
-            load = os.getloadavg()[0]
-            t0 = time.monotonic()
-            run(["course", "autograde", W.ASSIGNMENT, "--jobs", str(jobs)], root, env, timeout=3600)
-            seconds = time.monotonic() - t0
-            results[jobs] = scores(root, env)
-            print(
-                f"{jobs:>4}  {seconds:>8.1f}  {60 * args.copies / seconds:>8.2f}  {load:.2f}",
-                flush=True,
+        work = Path(tmp)
+        old_tree = work / "old-tree"
+        subprocess.run(
+            ["git", "-C", str(REPO), "worktree", "add", "--detach", "-q", str(old_tree), args.old],
+            check=True,
+        )
+        try:
+            return _run(args, work, old_tree)
+        finally:
+            subprocess.run(
+                ["git", "-C", str(REPO), "worktree", "remove", "--force", str(old_tree)],
+                check=False,
             )
 
-    reference = next(iter(results.values()))
-    same = all(r == reference for r in results.values())
-    full = all(v == W.MAX_SCORE for v in reference.values()) and len(reference) == args.copies
-    print(f"scores identical across runs: {same}; every copy scored {W.MAX_SCORE:g}: {full}")
-    return 0 if same and full else 1
+
+def _run(args, work: Path, old_tree: Path) -> int:
+    old_env = {"PYTHONPATH": str(old_tree)}
+    build_template(work / "template-old", args.copies, old_tree, old_env)
+    make_course(work / "template", W.ASSIGNMENT)
+    released = work / "template" / "notebooks" / W.ASSIGNMENT / f"{W.NOTEBOOK}.ipynb"
+    correct = next(c for c in W.CASES if c.student == "correct")
+    for i in range(args.copies):
+        W.write_case(W.Case(f"student{i:02d}", correct.score, correct.build, correct.what),
+                     released, work / "template")  # fmt: skip
+
+    print(f"{args.copies} copies of the correct 00_welcome submission, {os.cpu_count()} CPU(s)")
+    print(f"{'path':<16} {'seconds':>8} {'subs/min':>9} {'s/sub':>8}   load   full points")
+    t: dict[str, Timing] = {}
+    for jobs in (1, 2):
+        j = ["--jobs", str(jobs)]
+        t[f"old {jobs}"] = grade(f"old {jobs}", work / "template-old", work, j, old_env)
+        t[f"unsandboxed {jobs}"] = grade(
+            f"unsandboxed {jobs}", work / "template", work, [*j, "--no-sandbox"], {}
+        )
+        t[f"sandboxed {jobs}"] = grade(f"sandboxed {jobs}", work / "template", work, j, {})
+    for workers in (1, 2):
+        cluster = Cluster(work / f"dask{workers}", isolated_env(work / "dask-env"), workers)
+        try:
+            label = f"dask {workers}"
+            t[label] = grade(label, work / "template", work, ["--cluster", cluster.address], {})
+        finally:
+            cluster.close()
+
+    print()
+    for jobs in (1, 2):
+        old, verdicts, sandboxed = (t[f"{k} {jobs}"] for k in ("old", "unsandboxed", "sandboxed"))
+        dask = t[f"dask {jobs}"]
+        print(
+            f"jobs {jobs}: sandboxed / old per submission {sandboxed.seconds / old.seconds:.2f} "
+            f"(target < 1.15; out-of-process verdicts alone {verdicts.seconds / old.seconds:.2f}, "
+            f"the sandbox on top {sandboxed.seconds / verdicts.seconds:.2f}); "
+            f"Dask overhead {dask.per_submission - sandboxed.per_submission:+.2f} s per "
+            "submission (target < 1 s)"
+        )
+    return 0 if all(x.full for x in t.values()) else 1
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -27,6 +26,7 @@ from nbgrader.api import Gradebook
 
 from submissions import hostile as H
 from submissions import welcome as W
+from submissions.cluster import Cluster, free_port
 from submissions.course import BIN, isolated_env, make_course, run
 
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::sqlalchemy.exc.SAWarning")]
@@ -36,81 +36,6 @@ HOSTILE = ["h_daemon", "h_env_key"]
 CASES = [c for c in W.CASES if c.student in STUDENTS] + [
     c for c in H.CASES if c.student in HOSTILE
 ]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _dask(*args: str, env: dict, log: Path) -> subprocess.Popen:
-    return subprocess.Popen(
-        [str(BIN / "dask"), *args],
-        env=env,
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-
-
-class Cluster:
-    """A scheduler and two workers on loopback, stopped (process groups killed) on close."""
-
-    def __init__(self, tmp: Path, env: dict):
-        self.port = _free_port()
-        self.address = f"tcp://127.0.0.1:{self.port}"
-        self.procs = [
-            _dask(
-                "scheduler",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--no-dashboard",
-                env=env,
-                log=tmp / "scheduler.log",
-            )
-        ]
-        for name in ("w1", "w2"):
-            self.procs.append(
-                _dask(
-                    "worker",
-                    self.address,
-                    "--name",
-                    name,
-                    "--nthreads",
-                    "1",
-                    "--no-dashboard",
-                    "--no-nanny",
-                    "--local-directory",
-                    str(tmp / name),
-                    env=env,
-                    log=tmp / f"{name}.log",
-                )
-            )
-        self._wait_for_workers(2)
-
-    def _wait_for_workers(self, n: int, timeout: float = 120) -> None:
-        from distributed import Client
-
-        deadline = time.monotonic() + timeout
-        with Client(self.address, timeout=timeout) as client:
-            while len(client.scheduler_info()["workers"]) < n:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("the Dask workers did not register")
-                time.sleep(0.5)
-
-    def worker_pids(self) -> list[int]:
-        return [p.pid for p in self.procs[1:]]
-
-    def close(self) -> None:
-        for proc in reversed(self.procs):
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            proc.wait()
 
 
 @pytest.fixture(scope="module")
@@ -203,7 +128,7 @@ def test_a_lost_scheduler_ends_the_run_without_gradebook_writes(courses, tmp_pat
     before = (root / "gradebook.db").read_bytes()
     proc = subprocess.run(
         [str(BIN / "course"), "autograde", W.ASSIGNMENT, "--cluster",
-         f"tcp://127.0.0.1:{_free_port()}"],  # fmt: skip
+         f"tcp://127.0.0.1:{free_port()}"],  # fmt: skip
         cwd=root,
         env=isolated_env(root),
         capture_output=True,

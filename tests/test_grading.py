@@ -801,3 +801,18 @@ def test_static_scan_reads_import_tensorflow_as_an_import_of_tensorflow():
     own = "from course_utils.environment import import_tensorflow as f\nt = f()\nu = f(1)\n"
     uses = "def softmax(x):\n    return t.nn.softmax(x) + u\n"
     assert len(static_findings([own, uses], "softmax", forbidden)) == 2
+
+
+def test_static_scan_does_not_follow_the_instructors_cells_but_follows_the_students():
+    from course_utils.grading.static_scan import static_findings
+
+    data = "from course_utils.data import make_function_data\nX, y = make_function_data(9)\n"
+    answer = "MEAN = y.mean()\ndef predict(x):\n    return x * 0 + MEAN\n"
+    forbidden = ["course_utils"]
+    assert static_findings([data, answer], "predict", forbidden, trusted=[True, False]) == []
+    found = static_findings([data, answer], "predict", forbidden, trusted=[False, False])
+    assert len(found) == 1 and "make_function_data" in found[0], found
+    # The student's own redefinition of a set-up name is followed again.
+    redefined = "y = make_function_data(3)[1]\n"
+    found = static_findings([data, redefined, answer], "predict", forbidden, trusted=[True])
+    assert len(found) == 1 and "`y = make_function_data(3)[1]`" in found[0], found

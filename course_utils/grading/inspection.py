@@ -480,8 +480,9 @@ def _remote_findings(obj: Any, names: Iterable[Any], max_depth: int) -> list[str
         fail("the grader could not inspect your code in the kernel (an unreadable answer)")
     if found:
         return found[:50]
-    sources = link.sources if link is not None else []
-    return static_findings(sources, remote_description(obj).get("name", ""), dotted)
+    sources, trusted = (link.sources, link.trusted) if link is not None else ([], [])
+    name = remote_description(obj).get("name", "")
+    return static_findings(sources, name, dotted, max_depth, trusted)
 
 
 def forbid_calls(

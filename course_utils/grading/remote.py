@@ -116,10 +116,14 @@ def current_link() -> KernelLink | None:
 class KernelLink:
     """Requests to one student's kernel over a connected unix socket."""
 
-    def __init__(self, sock: socket.socket, sources: Sequence[str] = ()):
+    def __init__(
+        self, sock: socket.socket, sources: Sequence[str] = (), trusted: Sequence[bool] = ()
+    ):
         self.sock = sock
-        #: The notebook's student-editable code cells, for static checks (``forbid_calls``).
+        #: The notebook's code cells other than tests, for static checks (``forbid_calls``),
+        #: and per cell whether it is the instructor's (locked, restored by nbgrader).
         self.sources = list(sources)
+        self.trusted = list(trusted)
         self._proxies: dict[int, Remote] = {}
         self._traces: dict[tuple, Any] = {}
 

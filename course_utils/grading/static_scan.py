@@ -58,16 +58,22 @@ def _parse(source: str) -> ast.Module | None:
 class _Notebook:
     """Imports and top-level definitions of the notebook's code cells, in order."""
 
-    def __init__(self, sources: Sequence[str]):
+    def __init__(self, sources: Sequence[str], trusted: Sequence[bool] = ()):
         self.imports: dict[str, str] = {}  # local name -> dotted target
         self.definitions: dict[str, tuple[ast.AST, list[str]]] = {}  # name -> (node, lines)
-        for source in sources:
+        #: Names whose last definition is the instructor's (a locked cell): not followed.
+        self.trusted: set[str] = set()
+        flags = list(trusted) + [False] * (len(sources) - len(trusted))
+        for source, is_trusted in zip(sources, flags, strict=True):
             tree = _parse(source)
             if tree is None:
                 continue
             lines = source.splitlines()
+            before = dict(self.definitions)
             for node in tree.body:
                 self._top_level(node, lines)
+            changed = {k for k, v in self.definitions.items() if before.get(k) is not v}
+            self.trusted = (self.trusted | changed) if is_trusted else (self.trusted - changed)
 
     def _top_level(self, node: ast.AST, lines: list[str]) -> None:
         if isinstance(node, ast.Import):
@@ -127,6 +133,8 @@ class _StaticScanner:
 
     def scan(self, name: str, depth: int, via: str) -> None:
         if name in self.visited or depth > self.max_depth or name not in self.nb.definitions:
+            return
+        if name in self.nb.trusted and depth > 0:  # the course's own set-up, e.g. its data
             return
         self.visited.add(name)
         node, lines = self.nb.definitions[name]
@@ -209,7 +217,11 @@ class _StaticScanner:
 
 
 def static_findings(
-    sources: Sequence[str], name: str, forbidden: Iterable[Any], max_depth: int = 2
+    sources: Sequence[str],
+    name: str,
+    forbidden: Iterable[Any],
+    max_depth: int = 2,
+    trusted: Sequence[bool] = (),
 ) -> list[str]:
     """Forbidden or unverifiable uses in the definition of ``name`` (and its helpers).
 
@@ -219,8 +231,10 @@ def static_findings(
             as its class).
         forbidden: dotted names, as for ``find_forbidden_calls``.
         max_depth: levels of the student's own top-level helpers to follow.
+        trusted: per source, whether it is the instructor's (a locked cell nbgrader
+            restores): what it defines is not followed, what it imports still counts.
     """
-    notebook = _Notebook(sources)
+    notebook = _Notebook(sources, trusted)
     scanner = _StaticScanner(notebook, _Forbidden(forbidden), max_depth)
     top = name.split(".")[0]
     scanner.scan(top, 0, f"`{top}`")

@@ -116,9 +116,10 @@ def locked_sources(nb) -> list[str]:
     ]
 
 
-def student_sources(nb) -> list[str]:
-    """The code the student could write: every code cell that is not a locked test cell."""
-    return [c.source for c in nb.cells if c.cell_type == "code" and not is_test_cell(c)]
+def code_sources(nb) -> tuple[list[str], list[bool]]:
+    """Every code cell but the tests, and per cell whether it is locked (the instructor's)."""
+    cells = [c for c in nb.cells if c.cell_type == "code" and not is_test_cell(c)]
+    return [c.source for c in cells], [bool(utils.is_locked(c)) for c in cells]
 
 
 class GradedExecute(CrashSafeExecute):
@@ -208,7 +209,7 @@ class GradedExecute(CrashSafeExecute):
                 )
                 return
             connection.append(conn)
-            link = KernelLink(conn, student_sources(self.nb))
+            link = KernelLink(conn, *code_sources(self.nb))
             preamble = imports_of(locked_sources(self.nb))
             result["verdict"] = run_test_cell(grade_id, cell.source, link, preamble)
             link.close()
