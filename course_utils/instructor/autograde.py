@@ -89,6 +89,7 @@ _run = tempfile.mkdtemp(prefix="nnc-")
 atexit.register(shutil.rmtree, _run, True)
 c.GradedExecute.socket_dir = _run
 c.GradedExecute.verdict_dir = os.path.join(HERE, "verdicts")
+c.GradedExecute.course_cells_dir = os.path.join(HERE, "course_cells")
 c.GradedExecute.sandbox = {sandbox}
 c.SandboxedKernelManager.run_dir = _run
 """
@@ -260,6 +261,22 @@ def _valid_timestamp(path: Path) -> str | None:
         return f"invalid timestamp.txt ignored ({exc})"
 
 
+def write_course_cells(source: Path, dest: Path) -> None:
+    """Per notebook, the course's own code cells (all but the answers), for the grader.
+
+    A cell the student left as the course wrote it is not the student's code: the static
+    scan of ``forbid_calls`` does not follow names it defines (the data, the set-up).
+    """
+    import nbformat
+    from nbgrader.utils import is_solution
+
+    dest.mkdir(parents=True, exist_ok=True)
+    for path in sorted(source.glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        cells = [c.source for c in nb.cells if c.cell_type == "code" and not is_solution(c)]
+        (dest / f"{path.stem}.json").write_text(json.dumps(cells))
+
+
 def prepare_scratch(
     course: Course,
     sr: StudentRun,
@@ -279,6 +296,7 @@ def prepare_scratch(
     dst = scratch / src_rel / assignment
     dst.mkdir(parents=True)
     if src.is_dir():
+        write_course_cells(src, scratch / "course_cells")
         for f in src.rglob("*"):
             if f.is_file() and f.suffix != ".ipynb" and ".ipynb_checkpoints" not in f.parts:
                 (dst / f.relative_to(src)).parent.mkdir(parents=True, exist_ok=True)

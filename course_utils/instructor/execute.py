@@ -28,6 +28,7 @@ import json
 import socket
 import tempfile
 import threading
+from collections.abc import Iterable
 from pathlib import Path
 
 import nbformat
@@ -116,10 +117,16 @@ def locked_sources(nb) -> list[str]:
     ]
 
 
-def code_sources(nb) -> tuple[list[str], list[bool]]:
-    """Every code cell but the tests, and per cell whether it is locked (the instructor's)."""
+def code_sources(nb, course_cells: Iterable[str] = ()) -> tuple[list[str], list[bool]]:
+    """Every code cell but the tests, and per cell whether it is the course's own.
+
+    The course's own: locked (nbgrader restores it), or exactly a code cell of the
+    course's notebook that is not an answer (``course_cells``).
+    """
+    ours = {s.strip() for s in course_cells}
     cells = [c for c in nb.cells if c.cell_type == "code" and not is_test_cell(c)]
-    return [c.source for c in cells], [bool(utils.is_locked(c)) for c in cells]
+    trusted = [bool(utils.is_locked(c)) or c.source.strip() in ours for c in cells]
+    return [c.source for c in cells], trusted
 
 
 class GradedExecute(CrashSafeExecute):
@@ -134,6 +141,9 @@ class GradedExecute(CrashSafeExecute):
     """
 
     verdict_dir = Unicode("", help="folder for <notebook>.verdicts.json").tag(config=True)
+    course_cells_dir = Unicode(
+        "", help="folder of <notebook>.json: the course's own code cells (write_course_cells)"
+    ).tag(config=True)
     socket_dir = Unicode("", help="folder (short path) for the grader's sockets").tag(config=True)
     sandbox = Bool(False, help="run the kernel under bubblewrap (sandbox.py)").tag(config=True)
 
@@ -175,6 +185,14 @@ class GradedExecute(CrashSafeExecute):
         cell.outputs = outputs
         return cell, resources
 
+    def _course_cells(self, resources: dict) -> list[str]:
+        path = Path(self.course_cells_dir or "/nonexistent") / f"{resources.get('unique_key')}.json"
+        try:
+            cells = json.loads(path.read_text())
+        except (OSError, ValueError):
+            return []
+        return [c for c in cells if isinstance(c, str)] if isinstance(cells, list) else []
+
     def _grade(self, cell, resources, index) -> Verdict:
         grade_id = cell.metadata.get("nbgrader", {}).get("grade_id", f"cell-{index}")
         # The kernel must see the socket: in the sandbox, only its run folder is shared.
@@ -209,7 +227,7 @@ class GradedExecute(CrashSafeExecute):
                 )
                 return
             connection.append(conn)
-            link = KernelLink(conn, *code_sources(self.nb))
+            link = KernelLink(conn, *code_sources(self.nb, self._course_cells(resources)))
             preamble = imports_of(locked_sources(self.nb))
             result["verdict"] = run_test_cell(grade_id, cell.source, link, preamble)
             link.close()
