@@ -23,7 +23,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _get(url: str, timeout: float = 5.0) -> tuple[int, bytes]:
+def _get(url: str, timeout: float = 60.0) -> tuple[int, bytes]:
     with urllib.request.urlopen(url, timeout=timeout) as response:
         return response.status, response.read()
 

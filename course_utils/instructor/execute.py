@@ -37,7 +37,7 @@ from nbconvert.preprocessors.sanitize import SanitizeHTML
 from nbformat.notebooknode import NotebookNode
 from nbgrader import utils
 from nbgrader.preprocessors import Execute
-from traitlets import Bool, Unicode
+from traitlets import Bool, Integer, Unicode
 
 from course_utils.grading.remote import KernelLink
 
@@ -76,6 +76,11 @@ class CrashSafeExecute(Execute):
     """``Execute`` that turns a dead kernel into error outputs instead of a lost notebook."""
 
     _course_cell_index: int | None = None
+    # A cell that floods its output (100 MB printed) can take longer than nbclient's 4 s to
+    # drain on a busy machine, and nbgrader then drops the whole notebook: its grades too.
+    # Wait longer, and on a timeout keep what arrived (test cells are graded by the grader).
+    iopub_timeout = Integer(30).tag(config=True)
+    raise_on_iopub_timeout = Bool(False).tag(config=True)
 
     def preprocess_cell(self, cell, resources, index):
         self._course_cell_index = index
