@@ -61,7 +61,8 @@ def busy_machine(seconds: float = 600.0, processes: int | None = None) -> Iterat
             burners.append(
                 subprocess.Popen(
                     [sys.executable, "-c", _BURN, str(seconds)],
-                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
                 )  # fmt: skip
             )
         time.sleep(0.5)  # let the scheduler see them before anything is timed
