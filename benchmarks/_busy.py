@@ -82,8 +82,16 @@ def busy_machine(seconds: float = 600.0, processes: int | None = None) -> Iterat
 
 
 def load_average() -> str:
-    """``"1.2/0.8/0.5"`` (1, 5, 15 min) or ``"n/a"``."""
+    """``"1.2/0.8/0.5, 4 running"``: the 1, 5, 15 min load averages, which lag behind, and
+    the tasks running or runnable right now (Linux ``/proc/loadavg``), which do not."""
     try:
-        return "/".join(f"{x:.1f}" for x in os.getloadavg())
+        text = "/".join(f"{x:.1f}" for x in os.getloadavg())
     except OSError:
         return "n/a"
+    try:
+        with open("/proc/loadavg") as f:
+            running = int(f.read().split()[3].split("/")[0])
+        text += f", {running} running"
+    except (OSError, IndexError, ValueError):
+        pass
+    return text
