@@ -63,6 +63,7 @@ def busy_machine(seconds: float = 600.0, processes: int | None = None) -> Iterat
                     [sys.executable, "-c", _BURN, str(seconds)],
                     stdin=subprocess.DEVNULL,
                     stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,  # no KeyboardInterrupt tracebacks on Ctrl-C
                 )  # fmt: skip
             )
         time.sleep(0.5)  # let the scheduler see them before anything is timed
