@@ -31,12 +31,15 @@ _BURN = (
 
 
 @contextlib.contextmanager
-def busy_machine(seconds: float = 600.0, processes: int | None = None) -> Iterator[int]:
+def busy_machine(
+    seconds: float = 600.0, processes: int | None = None, settle: float = 0.5
+) -> Iterator[int]:
     """Keep ``processes`` (default: one per core) burners running while the block runs.
 
     Args:
         seconds: the longest a burner lives, even if nobody stops it (bounded lifetime).
         processes: how many burners; default ``os.cpu_count()``.
+        settle: seconds to wait after starting them, before the block runs.
 
     Yields:
         The number of burners started.
@@ -66,7 +69,7 @@ def busy_machine(seconds: float = 600.0, processes: int | None = None) -> Iterat
                     stderr=subprocess.DEVNULL,  # no KeyboardInterrupt tracebacks on Ctrl-C
                 )  # fmt: skip
             )
-        time.sleep(0.5)  # let the scheduler see them before anything is timed
+        time.sleep(settle)  # let them start before anything is timed
         yield n
     finally:
         for p in burners:

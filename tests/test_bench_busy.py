@@ -25,13 +25,13 @@ def wait_gone(procs, timeout=5.0) -> list:
 
 
 def test_burners_run_inside_the_block_and_stop_after_it_and_after_an_error():
-    with busy_machine(seconds=30, processes=1) as n:
+    with busy_machine(seconds=30, processes=1, settle=0) as n:
         running = burners()
         assert n == 1 and len(running) == 1
         assert running[0].cpu_percent(interval=0.3) > 10  # it burns CPU (a shared core: > 10 %)
     assert not wait_gone(running)
     with pytest.raises(RuntimeError, match="benchmark failed"):
-        with busy_machine(seconds=30, processes=1):
+        with busy_machine(seconds=30, processes=1, settle=0):
             running = burners()
             raise RuntimeError("benchmark failed")
     assert running and not wait_gone(running)
@@ -41,7 +41,7 @@ def test_sigterm_to_the_benchmark_stops_its_burners(tmp_path):
     script = (
         f"import sys, time; sys.path.insert(0, {str(REPO / 'benchmarks')!r})\n"
         "from _busy import busy_machine\n"
-        "with busy_machine(seconds=30, processes=1):\n"
+        "with busy_machine(seconds=30, processes=1, settle=0):\n"
         "    print('busy', flush=True)\n"
         "    time.sleep(30)\n"
     )
@@ -59,7 +59,7 @@ def test_a_burner_nobody_stops_ends_by_itself():
     script = (
         f"import os, sys, psutil; sys.path.insert(0, {str(REPO / 'benchmarks')!r})\n"
         "from _busy import busy_machine\n"
-        "with busy_machine(seconds=1.5, processes=1):\n"
+        "with busy_machine(seconds=1.5, processes=1, settle=0):\n"
         "    print(*[p.pid for p in psutil.Process().children()], flush=True)\n"
         "    os.kill(os.getpid(), 9)\n"
     )
