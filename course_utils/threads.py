@@ -23,11 +23,12 @@ product's thread count, hence every number, the same from run to run; below the
 threshold it is also the same on every machine (one thread).
 
 How the threshold was measured (``python benchmarks/blas_threshold.py``, 2-core AMD Zen 5,
-OpenBLAS 0.3.31 SkylakeX kernels, float32, mean time per product, default 2 threads over
-1 thread): on a quiet machine threads pay off from about 2e6 MACs (ratio 0.5-0.7); with
-one CPU burner per core, 2 threads are 1.4-30 times slower from 2e6 up to 5e8 MACs, break
-even at 1.1e9 (1.08) and win above (0.74 at 4.1e9, 0.67 at 8.6e9). Below 1e9 one thread
-therefore costs at most 2x on a quiet machine and saves up to 30x on a busy one.
+OpenBLAS 0.3.31 SkylakeX kernels, float32; time on the default 2 threads over time on 1):
+on a quiet machine (load 0.6) threads pay off from about 2e6 MACs (ratio 0.5-0.7). With
+one CPU burner per core, square products from 2e6 to 5e8 MACs were 1.4 to 31 times slower
+on 2 threads (the course's own products, 2.6e7 and 2.3e8 MACs: 0.7 to 18 times), broke
+even at 1.1e9 (1.08) and won above it (0.74 at 4.1e9, 0.67 at 8.6e9). Below 1e9 one
+thread therefore costs at most 2x on a quiet machine and saves up to 30x on a busy one.
 
 The override, read at every call: ``COURSE_BLAS_THREADS``
 
