@@ -1,7 +1,7 @@
 """course_utils: the course's reference deep-learning library and shared plumbing.
 
 Modules (one concept each): ``functional``, ``layers``, ``losses``, ``init``, ``optim``,
-``schedules``, ``train``, ``data``, ``gradcheck``, ``grading``, ``plotting``,
+``schedules``, ``train``, ``threads``, ``data``, ``gradcheck``, ``grading``, ``plotting``,
 ``environment``. Import the module you need, e.g. ``from course_utils.data import load_mnist``.
 """
 

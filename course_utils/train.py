@@ -12,6 +12,12 @@ Jupyter the bar is a widget that ends up replaced by a one-line summary, so the 
 notebook holds that summary and the epoch lines); ``verbose=2`` prints only the lines;
 ``verbose=0`` prints nothing.
 
+BLAS threads: ``fit`` (per epoch), ``evaluate`` and ``predict`` run NumPy's matrix products
+on one BLAS thread, which is faster for course-sized products on a busy machine and never
+much slower on a quiet one; a layer whose products exceed ``threads.MIN_MACS_FOR_THREADS``
+gets the caller's setting back. ``COURSE_BLAS_THREADS=N`` or ``keep`` overrides this, and the
+caller's BLAS setting is restored afterwards (see ``course_utils.threads``).
+
 Example:
     >>> loader = DataLoader(X_train, y_train, batch_size=128, seed=0)
     >>> history = fit(model, softmax_cross_entropy, Adam(model, lr=1e-3), loader,
@@ -39,6 +45,7 @@ with warnings.catch_warnings():  # no "IProgress not found" on stderr without ip
 
 from course_utils._validate import as_array, check_positive_int
 from course_utils.layers.container import accepts_input_grad
+from course_utils.threads import blas_threads_for
 
 __all__ = ["Callback", "EarlyStopping", "History", "accuracy", "evaluate", "fit", "predict"]
 
@@ -296,7 +303,8 @@ def predict(model, X: ArrayLike, batch_size: int = 256) -> NDArray:
     was_training = getattr(model, "training", True)
     _set_mode(model, False)
     try:
-        outs = [model.forward(X[i : i + batch_size]) for i in range(0, len(X), batch_size)]
+        with blas_threads_for(None):  # one BLAS thread; see course_utils.threads
+            outs = [model.forward(X[i : i + batch_size]) for i in range(0, len(X), batch_size)]
     finally:
         _set_mode(model, was_training)
     return outs[0] if len(outs) == 1 else np.concatenate(outs, axis=0)
@@ -321,11 +329,12 @@ def evaluate(
     if not callable(loss):
         raise ValueError(f"loss: expected a function (y_hat, y) -> (loss, dy_hat), got {loss!r}")
     y = as_array(y, "y", dtype_kind="fiub")
-    y_hat = predict(model, X, batch_size)
-    if y.ndim < 1 or len(y) != len(y_hat):
-        raise ValueError(f"y: expected {len(y_hat)} targets (one per row of X), got {y.shape}")
-    acc = accuracy(y_hat, y) if _is_classification(y_hat, y) else float("nan")
-    return _mean_loss(loss, y_hat, y, batch_size), acc
+    with blas_threads_for(None):  # one block for the forward passes and the loss
+        y_hat = predict(model, X, batch_size)
+        if y.ndim < 1 or len(y) != len(y_hat):
+            raise ValueError(f"y: expected {len(y_hat)} targets (one per row of X), got {y.shape}")
+        acc = accuracy(y_hat, y) if _is_classification(y_hat, y) else float("nan")
+        return _mean_loss(loss, y_hat, y, batch_size), acc
 
 
 def _mean_loss(loss: LossFn, y_hat: np.ndarray, y: np.ndarray, batch_size: int) -> float:
@@ -475,12 +484,14 @@ def fit(
             start = time.perf_counter()
             if progress is not None:
                 progress.start_epoch(f"epoch {epoch}/{num_epochs}")
-            logs = _train_one_epoch(model, loss, optimizer, train_loader, metric_fns, progress)
-            if val is not None:
-                y_hat_val = predict(model, val[0], eval_batch)
-                logs["val_loss"] = _mean_loss(loss, y_hat_val, val[1], eval_batch)
-                for name, fn in metric_fns:
-                    logs[f"val_{name}"] = float(fn(y_hat_val, val[1]))
+            # One switch of the BLAS thread count per epoch, not one per layer call.
+            with blas_threads_for(None):
+                logs = _train_one_epoch(model, loss, optimizer, train_loader, metric_fns, progress)
+                if val is not None:
+                    y_hat_val = predict(model, val[0], eval_batch)
+                    logs["val_loss"] = _mean_loss(loss, y_hat_val, val[1], eval_batch)
+                    for name, fn in metric_fns:
+                        logs[f"val_{name}"] = float(fn(y_hat_val, val[1]))
             logs["lr"] = lr
             logs["epoch_time"] = time.perf_counter() - start
             history.append(epoch, logs)

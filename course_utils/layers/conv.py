@@ -33,6 +33,7 @@ from numpy.typing import DTypeLike, NDArray
 from course_utils._validate import as_array, check_positive_int
 from course_utils.init import get_initializer, zeros
 from course_utils.layers.base import Layer
+from course_utils.threads import blas_threads_for
 
 __all__ = [
     "Conv2D",
@@ -394,18 +395,26 @@ class Conv2D(Layer):
         self.params["w"] = np.asarray(get_initializer(init)(shape, seed=seed, dtype=dtype))
         self.params["b"] = zeros((self.out_channels,), dtype=dtype)
         self.zero_grad()
+        self._macs = 0  # of the last forward's product (N*H_out*W_out, C*HH*WW) @ (C*HH*WW, F)
 
     def forward(self, x: NDArray[np.floating]) -> NDArray[np.floating]:
         """(N, in_channels, H, W) -> (N, out_channels, H_out, W_out)."""
         x = as_array(x, "x", shape=("N", self.in_channels, "H", "W"), dtype_kind="f")
-        out, self._cache = self._forward(
-            x, self.params["w"], self.params["b"], self.stride, self.pad
-        )
+        N, C, H, W = x.shape
+        (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.pad
+        rows = N * max(conv_output_size(H, kh, sh, ph), 0) * max(conv_output_size(W, kw, sw, pw), 0)
+        self._macs = rows * C * kh * kw * self.out_channels
+        with blas_threads_for(self._macs):  # BLAS threads: see course_utils.threads
+            out, self._cache = self._forward(
+                x, self.params["w"], self.params["b"], self.stride, self.pad
+            )
         return out
 
     def backward(self, dout: NDArray[np.floating]) -> NDArray[np.floating]:
         """Fill ``grads["w"]``, ``grads["b"]``; return dx of shape (N, C, H, W)."""
-        dx, dw, db = self._backward(dout, self._pop_cache())
+        cache = self._pop_cache()
+        with blas_threads_for(self._macs):  # its two products have the forward's size
+            dx, dw, db = self._backward(dout, cache)
         self.grads["w"] = dw
         self.grads["b"] = db
         return dx

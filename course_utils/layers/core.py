@@ -19,6 +19,7 @@ from course_utils._validate import as_array, check_positive_int, check_probabili
 from course_utils.functional import sigmoid, softmax
 from course_utils.init import Seed, get_initializer
 from course_utils.layers.base import Layer
+from course_utils.threads import blas_threads_for
 
 __all__ = [
     "ELU",
@@ -382,9 +383,12 @@ class _Dense(Layer):
         self.params["w"] = np.asarray(initializer(shape, seed=rng), dtype=dtype)
         if bias:
             self.params["b"] = np.zeros(self.out_features, dtype=dtype)
+        self._macs = 0  # N * D * M of the last forward: the size of each of its products
 
     def _check_input(self, x: ArrayLike) -> np.ndarray:
-        return as_array(x, "x", shape=("N", self.in_features), dtype_kind="f")
+        x = as_array(x, "x", shape=("N", self.in_features), dtype_kind="f")
+        self._macs = x.shape[0] * self.in_features * self.out_features
+        return x
 
     def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
         check_shape(tuple(input_shape), (self.in_features,), f"{self.name} input_shape")
@@ -431,13 +435,16 @@ class Linear(_Dense):
         super().__init__(in_features, out_features, init, seed, dtype, bias=True, name=name)
 
     def forward(self, x: ArrayLike) -> Array:
-        out, self._cache = affine_forward(self._check_input(x), self.params["w"], self.params["b"])
+        x = self._check_input(x)
+        with blas_threads_for(self._macs):  # BLAS threads: see course_utils.threads
+            out, self._cache = affine_forward(x, self.params["w"], self.params["b"])
         return out
 
     def backward(self, dout: ArrayLike, input_grad: bool = True) -> Array | None:
         """Fill ``grads`` and return dx (None with ``input_grad=False``: dx is skipped)."""
         cache = self._pop_cache()
-        dx, self.grads["w"], self.grads["b"] = affine_backward(dout, cache, input_grad)
+        with blas_threads_for(self._macs):
+            dx, self.grads["w"], self.grads["b"] = affine_backward(dout, cache, input_grad)
         return dx
 
 
@@ -461,12 +468,16 @@ class Matmul(_Dense):
         super().__init__(in_features, out_features, init, seed, dtype, bias=False, name=name)
 
     def forward(self, x: ArrayLike) -> Array:
-        out, self._cache = matmul_forward(self._check_input(x), self.params["w"])
+        x = self._check_input(x)
+        with blas_threads_for(self._macs):
+            out, self._cache = matmul_forward(x, self.params["w"])
         return out
 
     def backward(self, dout: ArrayLike, input_grad: bool = True) -> Array | None:
         """Fill ``grads`` and return dx (None with ``input_grad=False``: dx is skipped)."""
-        dx, self.grads["w"] = matmul_backward(dout, self._pop_cache(), input_grad)
+        cache = self._pop_cache()
+        with blas_threads_for(self._macs):
+            dx, self.grads["w"] = matmul_backward(dout, cache, input_grad)
         return dx
 
 
