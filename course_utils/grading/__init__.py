@@ -21,6 +21,7 @@ that composes the student's earlier tasks runs it with reference answers of thos
 
 from course_utils import gradcheck as _gradcheck
 
+from . import stand_ins as _stand_ins  # noqa: F401  (imported to be sealed below)
 from ._core import (
     GUARD,
     MARK,
@@ -69,7 +70,6 @@ from .stability import (
     confidently_wrong_rows,
     underflow_explanation,
 )
-from . import stand_ins as _stand_ins  # noqa: F401  (imported to be sealed below)
 from .substitute import substituted, substituted_attributes
 from .tfgraph import traced_op_types
 

@@ -53,6 +53,7 @@ class Matmul(Layer):
         self.params["w"] = w
 
     def forward(self, x):
+        self.x = x  # the notebook's attribute names, for a net that reads them
         out, self._cache = matmul_forward(x, self.params["w"])
         return out
 
@@ -66,6 +67,7 @@ class Relu(Layer):
     """out = max(x, 0); relu'(0) = 0."""
 
     def forward(self, x):
+        self.x = x
         out, self._cache = relu_forward(x)
         return out
 
@@ -78,6 +80,7 @@ class Softmax(Layer):
 
     def forward(self, x):
         out, self._cache = softmax_forward(x)
+        self.s = out
         return out
 
     def backward(self, dout):
@@ -88,7 +91,7 @@ class Log(Layer):
     """out = log(x) for x > 0; dx = dout / x."""
 
     def forward(self, x):
-        self._cache = np.asarray(x)
+        self.x = self._cache = np.asarray(x)
         return np.log(self._cache)
 
     def backward(self, dout):

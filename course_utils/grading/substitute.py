@@ -43,8 +43,7 @@ def globals_of(obj: Any) -> dict:
                 if isinstance(value, types.FunctionType):
                     return value.__globals__
     raise TypeError(
-        f"obj: expected a Python function or a class with Python methods, got "
-        f"{type(obj).__name__}"
+        f"obj: expected a Python function or a class with Python methods, got {type(obj).__name__}"
     )
 
 

@@ -63,10 +63,13 @@ def _notebook_code(path: Path) -> list[str]:
 
 def numpy_layers(broken: str | None = None) -> SimpleNamespace:
     """02's answers as the notebook defines them, with task ``broken`` wrong (None: none)."""
-    from course_utils.environment import import_tensorflow
     from course_utils.layers import Layer
 
-    ns = {"np": np, "Layer": Layer, "tf": import_tensorflow(), "__name__": "notebook_02"}
+    ns = {"np": np, "Layer": Layer, "__name__": "notebook_02"}
+    if broken == "tf_model":  # TensorFlow costs seconds: only for the TensorFlow tasks
+        from course_utils.environment import import_tensorflow
+
+        ns["tf"] = import_tensorflow()
     for source in _notebook_code(SOLUTIONS / "02_numpy_layers" / "numpy_layers.ipynb"):
         exec(compile(source, "<02_numpy_layers answer cell>", "exec"), ns)  # noqa: S102
     if broken is not None:
@@ -76,7 +79,9 @@ def numpy_layers(broken: str | None = None) -> SimpleNamespace:
             ns[name] = wrong.tf_catalogue()[entry]
         else:
             ns[name] = wrong.WRONG[entry][1]
-    return SimpleNamespace(**{k: v for k, v in ns.items() if not k.startswith("__")})
+    notebook = SimpleNamespace(**{k: v for k, v in ns.items() if not k.startswith("__")})
+    notebook.global_value = ns.get  # what the notebook's code sees under a name, now
+    return notebook
 
 
 #: broken task -> the bug of backprop_wrong.make_value_class / make_net_class.
