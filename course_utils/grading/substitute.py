@@ -22,11 +22,15 @@ never grader code.
 from __future__ import annotations
 
 import contextlib
+import sys
 import types
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from ._core import fail
 from .remote import Remote
+
+_LIBRARIES = ("course_utils", "grader_tests", "numpy", "tensorflow", "keras", "builtins")
 
 __all__ = ["globals_of", "rebind_globals", "substituted", "substituted_attributes"]
 
@@ -37,11 +41,13 @@ def globals_of(obj: Any) -> dict:
     if isinstance(target, types.FunctionType):
         return target.__globals__
     if isinstance(target, type):
-        for cls in target.__mro__:
-            for value in vars(cls).values():
-                value = getattr(value, "__func__", value)
-                if isinstance(value, types.FunctionType):
-                    return value.__globals__
+        for value in vars(target).values():  # its own methods, not a library base class's
+            value = getattr(value, "__func__", value)
+            if isinstance(value, types.FunctionType):
+                return value.__globals__
+        module = sys.modules.get(target.__module__)
+        if module is not None and not target.__module__.startswith(_LIBRARIES):
+            return vars(module)
     raise TypeError(
         f"obj: expected a Python function or a class with Python methods, got {type(obj).__name__}"
     )
@@ -71,9 +77,17 @@ def rebind_globals(obj: Any, assign: Mapping[str, Any], delete=()) -> dict:
 
 
 def _rebind(obj: Any, assign: Mapping[str, Any], delete=()) -> dict:
-    if isinstance(obj, Remote):
-        return obj._request("rebind", assign=dict(assign), delete=list(delete))
-    return rebind_globals(obj, assign, delete)
+    try:
+        if isinstance(obj, Remote):
+            return obj._request("rebind", assign=dict(assign), delete=list(delete))
+        return rebind_globals(obj, assign, delete)
+    except TypeError as exc:  # not a notebook-defined function or class
+        name = getattr(obj, "__name__", None) or "your object"
+        fail(
+            f"`{name}` is checked with the course's answers of the earlier tasks in place "
+            f"({', '.join(assign)}), but it is not a function or class defined in the "
+            f"notebook ({exc}): keep the given skeleton"
+        )
 
 
 @contextlib.contextmanager

@@ -124,6 +124,16 @@ def test_accuracy_failure_names_the_broken_layer(broken, named, cat, capfd):
     assert capfd.readouterr().err == ""
 
 
+@pytest.mark.skipif(not mnist_available(), reason="MNIST files not found")
+def test_tf_accuracy_failure_names_the_broken_model(cat, capfd):
+    model = cat.numpy_layers("tf_model").TFTwoLayerNet(784, 100, 10)  # untrained, no ReLU
+    with pytest.raises(REAL_ASSERTION_ERROR) as info:
+        numpy_layers.check_tf_mnist_accuracy(model)
+    message = str(info.value)
+    assert "your TFTwoLayerNet fails its test" in message and "no ReLU" in message, message
+    assert capfd.readouterr().err == ""
+
+
 # --- 03_backprop -----------------------------------------------------------------------
 VALUE_LATER = {
     # broken task -> the later tasks that compose it (their checks must pass)
