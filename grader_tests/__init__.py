@@ -40,6 +40,17 @@ Rules for writing a check, so that it means the same in both places:
    built-ins by operation type, not only by name).
 7. ``forbid_calls`` / ``find_forbidden_calls`` work on proxies (the kernel's scan plus the
    grader's own reading of the notebook's source).
+8. A test cell scores its own task. When task k uses the student's earlier answers (a net
+   built from their layers, a training loop calling their loss, a graph of their
+   ``Value``s), run the student's task k with the course's reference answers of those in
+   place: ``substituted(fn_or_class, {"Matmul": reference("course_utils.grading.stand_ins",
+   "Matmul")})`` binds the notebook names the student's code looks up for the duration of
+   the block, ``substituted_attributes`` a method of a student class; add the reference
+   answer to ``course_utils.grading.stand_ins`` with the notebook's exact interface. Run
+   ``forbid_calls`` outside such a block. When a result of the composition alone is graded
+   (a trained network's accuracy), say in the message which earlier task fails its check.
+   ``tests/grader/test_cascade.py`` breaks each earlier task in turn and asserts that every
+   later task keeps its points.
 
 Every module here ends with ``seal(__name__)``: in the student's kernel, its checks
 cannot be replaced or deleted.

@@ -18,6 +18,12 @@
 Every wrong answer is compared with the known bugs of that task (a sum instead of a mean,
 the regularisation missing from the gradient, the sigmoid derivative at the wrong point,
 ``=`` instead of ``+=``, ...) so the failure message names the likely one.
+
+Each test cell scores its own task (``course_utils.grading.stand_ins``): ``std_value`` runs
+on the course's reference ``Value`` (bound to the name ``Value`` while its check runs); the
+``**`` / ``exp`` checks that need a product (``a / b`` is the given ``a * b**-1``,
+``a.exp() * a``) use the reference ``__mul__``; ``train`` gets its mini-batch losses and
+gradients from the reference ``loss``.
 """
 
 from __future__ import annotations
@@ -47,6 +53,8 @@ from course_utils.grading import (
     reference,
     seal,
     set_student_value,
+    substituted,
+    substituted_attributes,
     to_array,
     type_name,
     underflow_explanation,
@@ -705,8 +713,21 @@ _GROUP_OPS = {
 }  # fmt: skip
 
 
+_STAND_INS = "course_utils.grading.stand_ins"
+
+
+def _reference_mul(Value):
+    """The block runs with the course's ``__mul__`` on the student's ``Value`` (task 3a)."""
+    return substituted_attributes(Value, {"__mul__": reference(_STAND_INS, "value_mul")})
+
+
 def _check_group(Value, group: str, rng) -> None:
     _expect_value_class(Value)
+    if group == "pow_exp_log":  # `a / b` is `a * b**-1`: the product is task 3a's
+        with _reference_mul(Value):
+            for op, xs in _op_cases(_GROUP_OPS[group], rng):
+                _check_op(Value, op, xs)
+        return
     for op, xs in _op_cases(_GROUP_OPS[group], rng):
         _check_op(Value, op, xs)
 
@@ -740,12 +761,13 @@ def check_value_pow_exp_log_hidden(Value) -> None:
     rng = np.random.default_rng(32)
     for _ in range(3):
         _check_group(Value, "pow_exp_log", rng)
-    a = _value(Value, 0.7)
-    e = _result(Value, call_student(lambda: a.exp(), label="`a.exp()`"), "a.exp()")
-    out = _result(Value, call_student(lambda: e * a, label="`a.exp() * a`"), "a.exp() * a")
-    out.grad = 1.0
-    call_student(out._backward, label="`out._backward()`")
-    call_student(e._backward, label="`e._backward()`")
+    with _reference_mul(Value):
+        a = _value(Value, 0.7)
+        e = _result(Value, call_student(lambda: a.exp(), label="`a.exp()`"), "a.exp()")
+        out = _result(Value, call_student(lambda: e * a, label="`a.exp() * a`"), "a.exp() * a")
+        out.grad = 1.0
+        call_student(out._backward, label="`out._backward()`")
+        call_student(e._backward, label="`e._backward()`")
     got, want = _grad(a, "a"), math.exp(0.7) * 1.7
     if not _close_value(got, want, 1e-9):
         fail(
@@ -913,6 +935,12 @@ def check_value_backward_hidden(Value) -> None:
     _check_backward_case(Value, _chain_spec(300, rng), "(deep chain)")
 
 
+def _reference_value(std_value):
+    """The course's ``Value`` class, bound to the name ``Value`` for ``std_value``'s code."""
+    value = reference(_STAND_INS, "Value")
+    return value, substituted(std_value, {"Value": value})
+
+
 def _check_std_value_case(std_value, Value, x1: float, x2: float, ddof: int) -> None:
     label = f"`std_value(Value({x1:g}), Value({x2:g}), ddof={ddof})`"
     a, b = _value(Value, x1), _value(Value, x2)
@@ -949,8 +977,10 @@ def check_std_value(std_value, Value) -> None:
     expect_callable(std_value, "std_value")
     _no_grader_code(std_value)
     _expect_value_class(Value)
-    _check_std_value_case(std_value, Value, -1.0, 3.0, 0)
-    _check_std_value_case(std_value, Value, -1.0, 3.0, 1)
+    value, reference_value = _reference_value(std_value)  # scored alone: not your Value
+    with reference_value:
+        _check_std_value_case(std_value, value, -1.0, 3.0, 0)
+        _check_std_value_case(std_value, value, -1.0, 3.0, 1)
 
 
 @check
@@ -960,11 +990,13 @@ def check_std_value_hidden(std_value, Value) -> None:
     _no_grader_code(std_value)
     _expect_value_class(Value)
     rng = np.random.default_rng(35)
-    for i in range(4):
-        a, b = (round(float(v), 3) for v in rng.uniform(-4, 4, size=2))
-        if abs(a - b) < 0.5:
-            b = a + 1.0
-        _check_std_value_case(std_value, Value, a, b, i % 2)
+    value, reference_value = _reference_value(std_value)  # scored alone: not your Value
+    with reference_value:
+        for i in range(4):
+            a, b = (round(float(v), 3) for v in rng.uniform(-4, 4, size=2))
+            if abs(a - b) < 0.5:
+                b = a + 1.0
+            _check_std_value_case(std_value, value, a, b, i % 2)
 
 
 # =====================================================================================
@@ -980,6 +1012,7 @@ _NET_FORBIDDEN = [
     "course_utils.layers.Sigmoid",
     "course_utils.losses.mse",
     "course_utils.losses.softmax_cross_entropy",
+    "course_utils.grading.stand_ins.ThreeLayerNetLoss",
 ]
 _NET_HINT = (
     "write the forward and backward passes yourself (course_utils.functional.sigmoid, "
@@ -1368,8 +1401,14 @@ def _check_train_case(cls, kind: str, N: int, bs: int, num_epochs: int, reg: flo
     y = _targets(kind, N, c, rng)
     lr = 0.05
     net = _make_net(cls, d, h, c, kind, reg, params)
+    # Scored alone: the mini-batch losses and gradients come from the reference loss.
+    stand_in = call_student(reference(_STAND_INS, "ThreeLayerNetLoss"), net, label="net.loss")
     recorder = call_student(
-        reference("course_utils.grading.doubles", "CallRecorder"), net, "loss", label="net.loss"
+        reference("course_utils.grading.doubles", "CallRecorder"),
+        net,
+        "loss",
+        stand_in,
+        label="net.loss",
     )
     label = (
         f"`net.train(X, y, lr={lr}, num_epochs={num_epochs}, batch_size={bs}, seed=1)` "
@@ -1532,6 +1571,8 @@ _GRADER_REFERENCES = [
     net_reference,
     _scores,
     _make_function_data,
+    "course_utils.grading.stand_ins.Value",
+    "course_utils.grading.stand_ins.value_mul",
 ]
 
 

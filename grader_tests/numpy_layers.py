@@ -21,10 +21,18 @@ The tasks (interfaces the checks rely on; the notebook's docstrings say the same
 
 Each check compares with a NumPy reference written here (never with the student's other
 answers), runs central-difference gradient checks in float64, and names the likely bug.
+
+Each test cell scores its own task. ``TwoLayerNet`` is checked built from the course's
+reference layers (the student's class, with ``Matmul``, ``Relu``, ``Softmax`` and ``Log``
+bound to ``course_utils.grading.stand_ins`` while the check runs), ``train_epoch`` with the
+reference ``cross_entropy``, ``tf_train_step`` on a reference ``TFTwoLayerNet``. The
+accuracy checks grade the composition alone (the given training cell runs every earlier
+answer): when one fails, its message names the earlier tasks whose visible checks fail.
 """
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Callable
 
@@ -49,6 +57,7 @@ from course_utils.grading import (
     reference,
     seal,
     student_rng,
+    substituted,
     to_array,
 )
 
@@ -83,6 +92,11 @@ _NUMPY_REFERENCES = [
     "course_utils.optim.SGD",
     "scipy.special.softmax",
     "scipy.special.log_softmax",
+    "course_utils.grading.stand_ins.Matmul",
+    "course_utils.grading.stand_ins.Relu",
+    "course_utils.grading.stand_ins.Softmax",
+    "course_utils.grading.stand_ins.Log",
+    "course_utils.grading.stand_ins.cross_entropy",
 ]
 _TF_REFERENCES = [
     "tf.nn.softmax",
@@ -133,6 +147,16 @@ def _forbid(obj, names: list, what: str, hint: str, lib: str = "") -> None:
         shown = "\n  ".join(violations[:5])
         lib = lib or "a library implementation of this task"
         fail(f"{what} must not use {lib}, but it does:\n  {shown}\nHint: {hint}")
+
+
+# --- the earlier tasks' reference answers (isolation) ----------------------------------
+_STAND_INS = "course_utils.grading.stand_ins"
+_LAYER_NAMES = ("Matmul", "Relu", "Softmax", "Log")
+
+
+def _reference_layers() -> dict:
+    """The notebook's layer names bound to the course's reference layers."""
+    return {name: reference(_STAND_INS, name) for name in _LAYER_NAMES}
 
 
 # --- small references ------------------------------------------------------------------
@@ -847,26 +871,29 @@ def _check_net_case(TwoLayerNet, d, h, c, n, seed, case: str) -> None:
 def check_two_layer_net(TwoLayerNet) -> None:
     """Visible: D=5, H=4, C=3, N=6 in float64: log-probabilities and every gradient."""
     expect_callable(TwoLayerNet, "TwoLayerNet", kind="class")
-    _check_net_case(TwoLayerNet, 5, 4, 3, 6, 0, "(D=5, H=4, C=3, N=6)")
     _forbid(
         TwoLayerNet,
         _numpy_forbidden(),
         "`TwoLayerNet`",
         "compose YOUR Matmul, Relu, Softmax and Log layers",
     )
+    # Scored alone: the student's TwoLayerNet built from the reference layers.
+    with substituted(TwoLayerNet, _reference_layers()):
+        _check_net_case(TwoLayerNet, 5, 4, 3, 6, 0, "(D=5, H=4, C=3, N=6)")
 
 
 @check
 def check_two_layer_net_hidden(TwoLayerNet) -> None:
     """Hidden: other sizes (N=1, C=2, wider hidden layers) and seeds."""
     expect_callable(TwoLayerNet, "TwoLayerNet", kind="class")
-    for d, h, c, n, seed in [
-        (3, 7, 2, 1, 11),
-        (8, 6, 10, 9, 12),
-        (2, 2, 4, 5, 13),
-        (12, 16, 5, 20, 14),
-    ]:
-        _check_net_case(TwoLayerNet, d, h, c, n, seed, f"(D={d}, H={h}, C={c}, N={n})")
+    with substituted(TwoLayerNet, _reference_layers()):
+        for d, h, c, n, seed in [
+            (3, 7, 2, 1, 11),
+            (8, 6, 10, 9, 12),
+            (2, 2, 4, 5, 13),
+            (12, 16, 5, 20, 14),
+        ]:
+            _check_net_case(TwoLayerNet, d, h, c, n, seed, f"(D={d}, H={h}, C={c}, N={n})")
 
 
 # =====================================================================================
@@ -999,8 +1026,8 @@ def _check_epoch_loss(net, y, result, case: str) -> None:
         msg += "; you returned their SUM: divide by the number of batches"
     else:
         msg += (
-            " (each computed by cross_entropy before its update; make sure your "
-            "cross_entropy passes its test)"
+            " (each the loss cross_entropy returned for that mini-batch, before its "
+            "update; this check runs your train_epoch with a reference cross_entropy)"
         )
     fail(msg)
 
@@ -1044,9 +1071,10 @@ def _check_shuffled(train_epoch, n, batch_size, case: str) -> None:
 def check_train_epoch(train_epoch) -> None:
     """Visible: one full-batch step, then N=10 in batches of 4; shuffling with ``rng``."""
     expect_callable(train_epoch, "train_epoch")
-    _check_epoch_case(train_epoch, 8, 3, 2, 8, 0.5, 0, "(N=8, batch_size=8: one step)")
-    _check_epoch_case(train_epoch, 10, 4, 3, 4, 0.1, 1, "(N=10, batch_size=4)")
-    _check_shuffled(train_epoch, 30, 8, "(N=30, batch_size=8)")
+    with substituted(train_epoch, {"cross_entropy": reference(_STAND_INS, "cross_entropy")}):
+        _check_epoch_case(train_epoch, 8, 3, 2, 8, 0.5, 0, "(N=8, batch_size=8: one step)")
+        _check_epoch_case(train_epoch, 10, 4, 3, 4, 0.1, 1, "(N=10, batch_size=4)")
+        _check_shuffled(train_epoch, 30, 8, "(N=30, batch_size=8)")
     _forbid(
         train_epoch,
         _numpy_forbidden(),
@@ -1059,6 +1087,11 @@ def check_train_epoch(train_epoch) -> None:
 def check_train_epoch_hidden(train_epoch) -> None:
     """Hidden: batch_size 1, > N and dividing N; other learning rates; float32 data."""
     expect_callable(train_epoch, "train_epoch")
+    with substituted(train_epoch, {"cross_entropy": reference(_STAND_INS, "cross_entropy")}):
+        _check_epoch_hidden_cases(train_epoch)
+
+
+def _check_epoch_hidden_cases(train_epoch) -> None:
     cases = [
         (7, 2, 3, 1, 0.05, 21),
         (12, 5, 4, 6, 0.2, 22),
@@ -1199,21 +1232,77 @@ def _numpy_net_checks(net) -> tuple[np.ndarray, np.ndarray]:
     return w1.astype(np.float64), w2.astype(np.float64)
 
 
+def _failing_task(name: str, probe: Callable[[], None]) -> str | None:
+    """``"your <name> fails its test (<why>)"`` if ``probe`` (a visible case) fails."""
+    try:
+        probe()
+    except AssertionError as exc:
+        first = str(exc).splitlines()[0]
+        return f"your {name} fails its test ({first[:160]})"
+    return None
+
+
+def _blame_earlier_tasks(message: str, faults: list) -> None:
+    """Fail with ``message``, naming the earlier tasks at fault (``faults``) if any."""
+    faults = [f for f in faults if f]
+    if not faults:
+        fail(message)
+    fail(
+        f"{message}\nHint: this task grades the network your earlier answers built and "
+        f"trained, and {'; '.join(faults)}. Fix that task first (its own test cell)"
+    )
+
+
+def _numpy_tasks_at_fault(net) -> list:
+    """The earlier tasks of the trained net (its layers, its class) that fail their test."""
+    cases = {
+        "Matmul": lambda cls: _check_matmul_case(
+            cls, _MM_X.copy(), _MM_W.copy(), _MM_DOUT.copy(), "(3x4 input)"
+        ),
+        "Relu": lambda cls: _check_relu_case(
+            cls, _RELU_X.copy(), np.random.default_rng(0).standard_normal((2, 4)), "(2x4 input)"
+        ),
+        "Softmax": lambda cls: _check_softmax_case(cls, _SM_X.copy(), _SM_DOUT.copy(), "(4x3)"),
+        "Log": lambda cls: _check_log_case(cls, _LOG_X.copy(), _LOG_DOUT.copy(), "(2x3 input)"),
+    }
+    layers = {}
+    attributes = {"mul1": "Matmul", "relu": "Relu", "softmax": "Softmax", "log": "Log"}
+    for attr, name in attributes.items():
+        layer = getattr(net, attr, None)
+        if layer is None:
+            return []  # not the notebook's TwoLayerNet: nothing to attribute
+        layers[name] = class_of(layer)
+    faults = [
+        _failing_task(name, functools.partial(cases[name], cls)) for name, cls in layers.items()
+    ]
+    net_class = class_of(net)
+
+    def net_probe():
+        with substituted(net_class, _reference_layers()):
+            _check_net_case(net_class, 5, 4, 3, 6, 0, "(D=5, H=4, C=3, N=6)")
+
+    faults.append(_failing_task("TwoLayerNet", net_probe))
+    return faults
+
+
 def _check_numpy_accuracy(net, sample: np.ndarray) -> None:
     w1, w2 = _numpy_net_checks(net)
     x, y = _mnist_test()
-    acc = _graded_accuracy(
-        net.forward,
-        lambda batch: _net_reference(batch.astype(np.float64), w1, w2),
-        x,
-        y,
-        sample,
-        "`net.forward`",
-        True,
-        "your NumPy network",
-        "TwoLayerNet",
-    )
-    _assert_accuracy(acc, "your NumPy network", _NP_ADVICE)
+    try:
+        acc = _graded_accuracy(
+            net.forward,
+            lambda batch: _net_reference(batch.astype(np.float64), w1, w2),
+            x,
+            y,
+            sample,
+            "`net.forward`",
+            True,
+            "your NumPy network",
+            "TwoLayerNet",
+        )
+        _assert_accuracy(acc, "your NumPy network", _NP_ADVICE)
+    except AssertionError as exc:
+        _blame_earlier_tasks(str(exc), _numpy_tasks_at_fault(net))
 
 
 @check
@@ -1488,19 +1577,27 @@ def _check_tf_step_case(
     )
 
 
+def _reference_tf_model():
+    """The course's TFTwoLayerNet class (made where the student's code runs)."""
+    _tf()
+    return reference(_STAND_INS, "tf_two_layer_net_class")()
+
+
 @check
 def check_tf_train_step(tf_train_step, TFTwoLayerNet) -> None:
     """Visible: one SGD step on 6 samples: every variable moves by -lr * gradient."""
     expect_callable(tf_train_step, "tf_train_step")
     expect_callable(TFTwoLayerNet, "TFTwoLayerNet", kind="class")
     _forbid(tf_train_step, _keras_forbidden(), "`tf_train_step`", _KERAS_HINT, _KERAS)
-    _check_tf_step_case(tf_train_step, TFTwoLayerNet, 5, 4, 3, 6, 0.5, 0, "(N=6, lr=0.5)")
+    model_class = _reference_tf_model()  # scored alone: a reference model, not yours
+    _check_tf_step_case(tf_train_step, model_class, 5, 4, 3, 6, 0.5, 0, "(N=6, lr=0.5)")
 
 
 @check
 def check_tf_train_step_hidden(tf_train_step, TFTwoLayerNet) -> None:
     """Hidden: other sizes and learning rates, N=1, int32 label tensors, two steps."""
     expect_callable(tf_train_step, "tf_train_step")
+    model_class = _reference_tf_model()  # scored alone: a reference model, not yours
     for d, h, c, n, lr, seed in [
         (3, 6, 4, 1, 0.1, 5),
         (8, 5, 10, 12, 0.05, 6),
@@ -1508,7 +1605,7 @@ def check_tf_train_step_hidden(tf_train_step, TFTwoLayerNet) -> None:
     ]:
         _check_tf_step_case(
             tf_train_step,
-            TFTwoLayerNet,
+            model_class,
             d,
             h,
             c,
@@ -1519,7 +1616,7 @@ def check_tf_train_step_hidden(tf_train_step, TFTwoLayerNet) -> None:
             y_as_tensor=seed == 6,
         )
     # Two successive steps continue from the updated variables.
-    model = _build_tf_model(TFTwoLayerNet, 4, 3, 3, 8)
+    model = _build_tf_model(model_class, 4, 3, 3, 8)
     rng = np.random.default_rng(8)
     p = _set_tf_weights(model, rng, 4, 3, 3)
     x = rng.standard_normal((5, 4)).astype(np.float32)
@@ -1570,18 +1667,26 @@ def _check_tf_accuracy(model, sample: np.ndarray) -> None:
     tf = _tf()
     p = _tf_model_checks(model)
     x, y = _mnist_test()
-    acc = _graded_accuracy(
-        lambda batch: model(tf.constant(batch)),
-        lambda batch: _tf_logits(batch.astype(np.float64), p),
-        x,
-        y,
-        sample,
-        "`model`",
-        False,
-        "your TensorFlow network",
-        "TFTwoLayerNet",
-    )
-    _assert_accuracy(acc, "your TensorFlow network", _TF_ADVICE)
+    try:
+        acc = _graded_accuracy(
+            lambda batch: model(tf.constant(batch)),
+            lambda batch: _tf_logits(batch.astype(np.float64), p),
+            x,
+            y,
+            sample,
+            "`model`",
+            False,
+            "your TensorFlow network",
+            "TFTwoLayerNet",
+        )
+        _assert_accuracy(acc, "your TensorFlow network", _TF_ADVICE)
+    except AssertionError as exc:
+        model_class = class_of(model)
+        fault = _failing_task(
+            "TFTwoLayerNet",
+            lambda: _check_tf_model_case(model_class, 4, 3, 2, 5, 0, "(D=4, H=3, C=2)"),
+        )
+        _blame_earlier_tasks(str(exc), [fault])
 
 
 @check

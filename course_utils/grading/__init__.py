@@ -14,11 +14,14 @@ Wrong values are explained by their structure (``diagnose``: a named factor such
 the parameter, per-row/column offsets, the wrong axis, float32 precision); NumPy's and
 TensorFlow's shape errors by what their shapes say (``error_text``: element-wise versus
 matrix product); a failing hidden check says whether its visible twin passes (``visible``);
-a stated initial weight scale is tested statistically (``init_scale``).
+a stated initial weight scale is tested statistically (``init_scale``). A check of a task
+that composes the student's earlier tasks runs it with reference answers of those in place
+(``substitute``, ``stand_ins``), so that each test cell scores its own task.
 """
 
 from course_utils import gradcheck as _gradcheck
 
+from . import stand_ins as _stand_ins  # noqa: F401  (imported to be sealed below)
 from ._core import (
     GUARD,
     MARK,
@@ -67,6 +70,7 @@ from .stability import (
     confidently_wrong_rows,
     underflow_explanation,
 )
+from .substitute import substituted, substituted_attributes
 from .tfgraph import traced_op_types
 
 __all__ = [
@@ -111,6 +115,8 @@ __all__ = [
     "seal",
     "set_student_value",
     "student_rng",
+    "substituted",
+    "substituted_attributes",
     "suspicious_lines",
     "to_array",
     "traced_op_types",
@@ -133,6 +139,8 @@ for _name in (
     "course_utils.grading.remote",
     "course_utils.grading.models",
     "course_utils.grading.tfgraph",
+    "course_utils.grading.substitute",
+    "course_utils.grading.stand_ins",
     "course_utils.grading",
 ):
     seal(_name)

@@ -26,6 +26,10 @@ Requests (``op`` and its fields; ``ref`` fields hold reference ids):
   restore the entry exactly; returns the results (numerical gradients w.r.t. parameters)
 - ``assign obj path value`` -> ``array[...] = value`` in place; ``setpath obj path value``
   -> the last step of ``path`` set to ``value`` (``setattr`` or ``__setitem__``)
+- ``rebind obj assign delete`` -> in the globals of the student's function or class ``obj``,
+  bind each name of ``assign`` to its value and delete the names of ``delete`` (only plain
+  identifiers); returns ``{"old", "missing"}`` so the same request undoes it
+  (``substitute.substituted``: reference answers of earlier tasks for one check)
 - ``isinstance obj cls`` -> ``isinstance(obj, cls)`` there (a student class)
 - ``trace obj specs`` -> the TensorFlow graph of ``tf.function(obj)`` for those input specs
 - ``scan obj names max_depth`` -> ``course_utils.grading.find_forbidden_calls`` here
@@ -312,6 +316,13 @@ class _Session:
 
     def op_reference(self, module: str, name: str) -> Any:
         return self._import({"module": module, "name": name})
+
+    def op_rebind(self, obj: Any, assign: dict, delete: list) -> dict:
+        from .substitute import rebind_globals
+
+        if not isinstance(assign, dict) or not isinstance(delete, list):
+            raise TypeError("rebind: expected a dict of names to bind and a list to delete")
+        return rebind_globals(obj, assign, delete)
 
     def op_isinstance(self, obj: Any, cls: Any) -> bool:
         return isinstance(obj, cls)

@@ -122,3 +122,84 @@ def test_the_sandbox_hides_the_course_and_the_network():
     assert "At grading time the checks run in the" in text  # the stub, not the checks
     assert "uid 65534 pids ['1', '2']" in text
     assert "net no" in text and "write no" in text
+
+
+# The 02 notebook's TwoLayerNet looks its layers up by their global names; Log is wrong.
+LAYERS_SETUP = (
+    "import numpy as np\nfrom course_utils.layers import Layer\n"
+    "from grader_tests import numpy_layers"
+)
+LAYERS_ANSWER = """\
+class Matmul(Layer):
+    def __init__(self, w):
+        super().__init__()
+        self.params["w"] = w
+    def forward(self, x):
+        self.x = x
+        return x @ self.params["w"]
+    def backward(self, dout):
+        self.grads["w"] = self.x.T @ dout
+        return dout @ self.params["w"].T
+class Relu(Layer):
+    def forward(self, x):
+        self.x = x
+        return np.maximum(x, 0)
+    def backward(self, dout):
+        return dout * (self.x > 0)
+class Softmax(Layer):
+    def forward(self, x):
+        e = np.exp(x - x.max(axis=1, keepdims=True))
+        self.s = e / e.sum(axis=1, keepdims=True)
+        return self.s
+    def backward(self, dout):
+        return self.s * (dout - np.sum(dout * self.s, axis=1, keepdims=True))
+class Log(Layer):
+    def forward(self, x):
+        self.x = x
+        return np.log(x)
+    def backward(self, dout):
+        return dout * np.log(self.x)  # wrong: the forward value, not dout / x
+def append_ones(x):
+    return np.hstack([x, np.ones((len(x), 1), dtype=x.dtype)])
+class TwoLayerNet:
+    def __init__(self, D, H, C, seed=0, dtype=np.float32):
+        rng = np.random.default_rng(seed)
+        w1 = np.zeros((D + 1, H), dtype=dtype)
+        w1[:D] = rng.standard_normal((D, H)) * np.sqrt(2.0 / D)
+        w2 = np.zeros((H + 1, C), dtype=dtype)
+        w2[:H] = rng.standard_normal((H, C)) * np.sqrt(2.0 / H)
+        self.params = {"w1": w1, "w2": w2}
+        self.grads = {}
+        self.mul1, self.relu, self.mul2 = Matmul(w1), Relu(), Matmul(w2)
+        self.softmax, self.log = Softmax(), Log()
+    def forward(self, x):
+        h = self.relu.forward(self.mul1.forward(append_ones(x)))
+        return self.log.forward(self.softmax.forward(self.mul2.forward(append_ones(h))))
+    def backward(self, dlog_probs):
+        dscores = self.softmax.backward(self.log.backward(dlog_probs))
+        dh = self.mul2.backward(dscores)[:, :-1]
+        dx = self.mul1.backward(self.relu.backward(dh))[:, :-1]
+        self.grads["w1"] = self.mul1.grads["w"]
+        self.grads["w2"] = self.mul2.grads["w"]
+        return dx
+"""
+
+
+def test_a_later_task_is_graded_with_reference_earlier_ones_in_the_kernel():
+    """The ``rebind`` request: TwoLayerNet is scored with the course's layers bound to the
+    notebook's names (Log's bug costs only Log's cell), and the student's names are back
+    in the kernel afterwards."""
+    sandbox = not bwrap_problem()
+    cells = [
+        _cell(LAYERS_SETUP, "setup"),
+        _cell(LAYERS_ANSWER, "answers", answer=True),
+        _cell("numpy_layers.check_log(Log)", "test_log", test=True),
+        _cell("numpy_layers.check_two_layer_net(TwoLayerNet)", "test_net", test=True),
+        _cell("print('after:', Log.__module__, Log.__qualname__, Matmul.__module__)"),
+    ]
+    nb, verdicts = _run(cells, sandbox)
+    assert verdicts["test_log"]["passed"] is False
+    assert "backward returns dout * log(x)" in verdicts["test_log"]["error"]["evalue"]
+    assert verdicts["test_net"]["passed"] is True, verdicts["test_net"]
+    text = "".join(o.get("text", "") for o in nb.cells[4].outputs)
+    assert "after: __main__ Log __main__" in text, nb.cells[4].outputs

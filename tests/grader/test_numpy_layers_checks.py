@@ -212,7 +212,8 @@ TF_CORRECT_CASES = [
 
 
 @pytest.mark.parametrize(("impl_name", "check_name"), TF_CORRECT_CASES)
-def test_tf_check_passes_correct_implementations(impl_name, check_name, tf_impls, capfd):
+def test_tf_check_passes_correct_implementations(impl_name, check_name, tf_impls, cat, capfd):
+    # ``cat``: the remote catalogue's link is the current one (``reference`` builds there)
     _assert_passes(check_name, tf_impls[impl_name], capfd, tf_impls)
 
 
@@ -224,7 +225,7 @@ TF_WRONG_CASES = [
 
 
 @pytest.mark.parametrize(("wrong_name", "check_name"), TF_WRONG_CASES)
-def test_tf_check_rejects_wrong_implementation(wrong_name, check_name, tf_impls, capfd):
+def test_tf_check_rejects_wrong_implementation(wrong_name, check_name, tf_impls, cat, capfd):
     _, pattern, _ = catalogue.TF_WRONG[wrong_name]
     _assert_rejects(check_name, tf_impls[wrong_name], pattern, capfd, tf_impls)
 

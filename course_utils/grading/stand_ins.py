@@ -1,0 +1,278 @@
+"""Reference answers of graded tasks, with the exact interfaces the notebooks ask for.
+
+A check of task k that needs the student's EARLIER tasks (a two-layer net made of the
+student's layers, a training loop calling the student's loss, a standard deviation built
+from the student's ``Value``) grades task k alone: it runs the student's task k with these
+stand-ins in place of the earlier answers (``substitute.substituted``), so a bug in an
+earlier cell costs the points of that cell only. They live in ``course_utils`` because at
+grading time the student's code runs in its own sandboxed kernel, which must import them
+(``grading.reference``); the layers are thin wrappers over ``course_utils.layers.core``.
+
+Assignment 02 (``numpy_layers``): ``Matmul``, ``Relu``, ``Softmax``, ``Log``,
+``cross_entropy``, ``tf_two_layer_net_class``. Assignment 03 (``backprop``): ``Value`` (the
+micrograd engine with every operation of the notebook), ``value_mul`` (its ``__mul__``, to
+install on a student's ``Value`` class), ``ThreeLayerNetLoss`` (``ThreeLayerNet.loss``).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from course_utils.functional import log_softmax, sigmoid
+from course_utils.layers.base import Layer
+from course_utils.layers.core import (
+    matmul_backward,
+    matmul_forward,
+    relu_backward,
+    relu_forward,
+    softmax_backward,
+    softmax_forward,
+)
+
+__all__ = [
+    "Log",
+    "Matmul",
+    "Relu",
+    "Softmax",
+    "ThreeLayerNetLoss",
+    "Value",
+    "cross_entropy",
+    "tf_two_layer_net_class",
+    "value_mul",
+]
+
+
+# --- 02_numpy_layers ---------------------------------------------------------------------
+class Matmul(Layer):
+    """out = x @ w; ``Matmul(w)`` keeps ``w`` itself (not a copy) in ``params["w"]``."""
+
+    def __init__(self, w):
+        super().__init__()
+        self.params["w"] = w
+
+    def forward(self, x):
+        self.x = x  # the notebook's attribute names, for a net that reads them
+        out, self._cache = matmul_forward(x, self.params["w"])
+        return out
+
+    def backward(self, dout):
+        cache = self._cache  # kept: the grader may run backward twice after one forward
+        dx, self.grads["w"] = matmul_backward(dout, cache)
+        return dx
+
+
+class Relu(Layer):
+    """out = max(x, 0); relu'(0) = 0."""
+
+    def forward(self, x):
+        self.x = x
+        out, self._cache = relu_forward(x)
+        return out
+
+    def backward(self, dout):
+        return relu_backward(dout, self._cache)
+
+
+class Softmax(Layer):
+    """Row-wise stable softmax; backward is the full Jacobian-vector product."""
+
+    def forward(self, x):
+        out, self._cache = softmax_forward(x)
+        self.s = out
+        return out
+
+    def backward(self, dout):
+        return softmax_backward(dout, self._cache)
+
+
+class Log(Layer):
+    """out = log(x) for x > 0; dx = dout / x."""
+
+    def forward(self, x):
+        self.x = self._cache = np.asarray(x)
+        return np.log(self._cache)
+
+    def backward(self, dout):
+        return np.asarray(dout) / self._cache
+
+
+def cross_entropy(log_probs, y):
+    """(-mean_n log_probs[n, y[n]], -onehot(y) / N) for (N, C) log-probabilities."""
+    log_probs, y = np.asarray(log_probs), np.asarray(y)
+    n = len(y)
+    dlog_probs = np.zeros_like(log_probs, dtype=np.result_type(log_probs, np.float32))
+    dlog_probs[np.arange(n), y] = -1.0 / n
+    return float(-np.mean(log_probs[np.arange(n), y])), dlog_probs
+
+
+def tf_two_layer_net_class():
+    """The class ``TFTwoLayerNet(D, H, C, seed)``: relu(x @ w1 + b1) @ w2 + b2, He init.
+
+    Made on demand: importing TensorFlow costs seconds and writes to stderr, which a NumPy
+    test cell must never do.
+    """
+    from course_utils.environment import import_tensorflow
+
+    tf = import_tensorflow()
+
+    class TFTwoLayerNet:
+        def __init__(self, D, H, C, seed=0):
+            gen = tf.random.Generator.from_seed(seed)
+            self.w1 = tf.Variable(gen.normal((D, H)) * np.sqrt(2.0 / D), name="w1")
+            self.b1 = tf.Variable(tf.zeros(H), name="b1")
+            self.w2 = tf.Variable(gen.normal((H, C)) * np.sqrt(2.0 / H), name="w2")
+            self.b2 = tf.Variable(tf.zeros(C), name="b2")
+
+        @property
+        def variables(self):
+            return [self.w1, self.b1, self.w2, self.b2]
+
+        def __call__(self, x):
+            return tf.matmul(tf.nn.relu(tf.matmul(x, self.w1) + self.b1), self.w2) + self.b2
+
+    return TFTwoLayerNet
+
+
+# --- 03_backprop -------------------------------------------------------------------------
+def value_mul(self, other):
+    """``Value.__mul__`` for any micrograd-style class: d/dself = other, d/dother = self."""
+    cls = type(self)
+    other = other if isinstance(other, cls) else cls(other)
+    out = cls(self.data * other.data, (self, other), "*")
+
+    def _backward():
+        self.grad += other.data * out.grad
+        other.grad += self.data * out.grad
+
+    out._backward = _backward
+    return out
+
+
+class Value:
+    """A scalar of the notebook's autodiff engine (every operation, and ``backward``)."""
+
+    def __init__(self, data, _children=(), _op=""):
+        self.data = float(data)
+        self.grad = 0.0
+        self._backward = lambda: None
+        self._prev = tuple(_children)
+        self._op = _op
+
+    def __repr__(self):
+        return f"Value(data={self.data:.6g}, grad={self.grad:.6g})"
+
+    def _unary(self, data, op, local):
+        out = Value(data, (self,), op)
+
+        def _backward():
+            self.grad += local * out.grad
+
+        out._backward = _backward
+        return out
+
+    def __add__(self, other):
+        other = other if isinstance(other, Value) else Value(other)
+        out = Value(self.data + other.data, (self, other), "+")
+
+        def _backward():
+            self.grad += out.grad
+            other.grad += out.grad
+
+        out._backward = _backward
+        return out
+
+    __mul__ = value_mul
+
+    def __pow__(self, n):
+        if not isinstance(n, int | float):
+            raise TypeError(f"n: expected a constant int or float exponent, got {type(n)}")
+        return self._unary(self.data**n, f"**{n}", n * self.data ** (n - 1))
+
+    def exp(self):
+        e = math.exp(self.data)
+        return self._unary(e, "exp", e)
+
+    def log(self):
+        return self._unary(math.log(self.data), "log", 1.0 / self.data)
+
+    def tanh(self):
+        t = math.tanh(self.data)
+        return self._unary(t, "tanh", 1.0 - t * t)
+
+    def relu(self):
+        return self._unary(max(self.data, 0.0), "relu", float(self.data > 0))
+
+    def backward(self):
+        order, visited, stack = [], set(), [(self, False)]
+        while stack:  # iterative depth-first search: deep graphs do not hit the recursion limit
+            node, expanded = stack.pop()
+            if expanded:
+                order.append(node)
+            elif id(node) not in visited:
+                visited.add(id(node))
+                stack.append((node, True))
+                stack.extend((child, False) for child in node._prev)
+        self.grad = 1.0
+        for node in reversed(order):
+            node._backward()
+
+    def __neg__(self):
+        return self * -1
+
+    def __radd__(self, other):
+        return self + other
+
+    def __sub__(self, other):
+        return self + (-other)
+
+    def __rsub__(self, other):
+        return other + (-self)
+
+    def __rmul__(self, other):
+        return self * other
+
+    def __truediv__(self, other):
+        return self * other**-1
+
+    def __rtruediv__(self, other):
+        return other * self**-1
+
+
+class ThreeLayerNetLoss:
+    """``net.loss(X, y)`` of the notebook's ThreeLayerNet, from ``net``'s current params.
+
+    d -> h sigmoid units -> c linear outputs; MSE over all N*C entries (``loss_type
+    "mse"``) or mean softmax cross-entropy of int labels (``"ce"``), plus reg/2 (||W1||^2 +
+    ||W2||^2). Returns ``(loss, grads)`` in float64.
+    """
+
+    def __init__(self, net):
+        self.net = net
+
+    def __call__(self, X, y):
+        p = {k: np.asarray(v, dtype=np.float64) for k, v in self.net.params.items()}
+        reg = float(self.net.reg)
+        X = np.asarray(X, dtype=np.float64)
+        a1 = sigmoid(X @ p["W1"] + p["b1"])
+        scores = a1 @ p["W2"] + p["b2"]
+        if self.net.loss_type == "mse":
+            diff = scores - np.asarray(y, dtype=np.float64)
+            data_loss, dscores = float(np.mean(diff**2)), 2.0 * diff / diff.size
+        else:
+            n, labels = len(X), np.asarray(y)
+            logp = log_softmax(scores)
+            data_loss = float(-np.mean(logp[np.arange(n), labels]))
+            dscores = np.exp(logp)
+            dscores[np.arange(n), labels] -= 1.0
+            dscores /= n
+        loss = data_loss + 0.5 * reg * float(np.sum(p["W1"] ** 2) + np.sum(p["W2"] ** 2))
+        dz1 = (dscores @ p["W2"].T) * a1 * (1.0 - a1)
+        grads = {
+            "W1": X.T @ dz1 + reg * p["W1"],
+            "b1": dz1.sum(axis=0),
+            "W2": a1.T @ dscores + reg * p["W2"],
+            "b2": dscores.sum(axis=0),
+        }
+        return loss, grads
