@@ -219,6 +219,17 @@ def test_collect_folder(course_root, tmp_path):
     report = collect.collect_folder(Course(course_root), "00_welcome", inbox)
     sub = course_root / "submitted"
     assert sorted(report.students) == ["Eve_Smith", "alice", "bob", "carol", "dave"]
+    # the documented <student>.ipynb layout is not a rename: nothing to report
+    assert report.students["alice"] == []
+    assert report.students["Eve_Smith"] == ["student id 'Eve_Smith' taken from 'Eve Smith.ipynb'"]
+    assert report.students["carol"] == ["welcome.ipynb: invalid JSON (Expecting property name "
+                                        "enclosed in double quotes at line 1)"]
+    # ... and autograde, resolving the collected folders again, has nothing to add
+    for student in ["alice", "carol", "Eve_Smith"]:
+        folder = sub / student / "00_welcome"
+        assert [p.name for p in folder.glob("*.ipynb")] == ["welcome.ipynb"], student
+        res = submissions.resolve(folder, EXPECTED)
+        assert [p for p in res.problems if "invalid JSON" not in p] == [], student
     assert (sub / "alice" / "00_welcome" / "welcome.ipynb").is_file()
     assert (sub / "bob" / "00_welcome" / "welcome.ipynb").is_file()
     assert (sub / "bob" / "00_welcome" / "timestamp.txt").is_file()
