@@ -222,8 +222,9 @@ def test_collect_folder(course_root, tmp_path):
     # the documented <student>.ipynb layout is not a rename: nothing to report
     assert report.students["alice"] == []
     assert report.students["Eve_Smith"] == ["student id 'Eve_Smith' taken from 'Eve Smith.ipynb'"]
-    assert report.students["carol"] == ["welcome.ipynb: invalid JSON (Expecting property name "
-                                        "enclosed in double quotes at line 1)"]
+    assert report.students["carol"] == [
+        "welcome.ipynb: invalid JSON (Expecting property name enclosed in double quotes at line 1)"
+    ]
     # ... and autograde, resolving the collected folders again, has nothing to add
     for student in ["alice", "carol", "Eve_Smith"]:
         folder = sub / student / "00_welcome"
