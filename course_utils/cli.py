@@ -206,6 +206,16 @@ def cmd_autograde(course: Course, args, passthrough: list[str]) -> int:
 
 
 def cmd_feedback(course: Course, args) -> int:
+    from course_utils.instructor.feedback import HideGraderSource
+
+    chosen = course.config.get("GenerateFeedback", {}).get("preprocessors") or []
+    if not any(isinstance(p, type) and issubclass(p, HideGraderSource) for p in chosen):
+        raise CourseError(
+            f"{course.root / 'nbgrader_config.py'} does not set c.GenerateFeedback.preprocessors"
+            " to course_utils.instructor.feedback.FEEDBACK_PREPROCESSORS: the feedback would "
+            "show the hidden tests' source; add that line (see the repository's "
+            "nbgrader_config.py)"
+        )
     students = args.student or [None]
     for s in students:
         extra = ["--student", s] if s else []
