@@ -6,6 +6,7 @@ End-to-end grading of the hostile catalogue is in test_pipeline.py (slow).
 from __future__ import annotations
 
 import copy
+import csv
 import json
 import os
 import re
@@ -65,6 +66,14 @@ def test_help_documents_every_command(capsys):
     out = capsys.readouterr().out
     for command in ["release", "collect", "autograde", "feedback", "export"]:
         assert f"course {command}" in out
+    assert "--per-task" in out and "grades_tasks_<A>.csv" in out
+
+
+def test_export_help_explains_the_per_task_csv(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["export", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "--per-task" in out and "never 0" in out and "no submission" in out
 
 
 def test_collect_help_shows_default_pattern(capsys):
@@ -742,3 +751,64 @@ def test_course_feedback_refuses_a_config_that_would_show_hidden_tests(course_ro
     config.write_text(config.read_text().replace(line, ""))
     assert cli.main(["--root", str(course_root), "feedback", "00_welcome"]) == 1
     assert "GenerateFeedback.preprocessors" in capsys.readouterr().err
+
+
+# --- export: points per task ---------------------------------------------------------------
+def test_export_per_task_tells_absent_and_ungraded_from_zero(course_root, alembic_on_path):
+    """One gradebook, every kind of row: full, zero, partly graded, extra credit, a folder
+    not autograded yet, a roster student without a submission."""
+    source = course_root / "solutions" / "02_x" / "part.ipynb"
+    nb = nbformat.v4.new_notebook()
+    for name in ["test_b", "test_a", "essay"]:  # not alphabetical: the notebook's order wins
+        cell = nbformat.v4.new_code_cell("pass")
+        cell.metadata["nbgrader"] = {"grade_id": name, "grade": True, "points": 2}
+        nb.cells.append(cell)
+    source.parent.mkdir(parents=True)
+    nbformat.write(nb, source)
+    course = Course(course_root)
+    scores = {  # student -> (auto, manual, extra credit) per cell, None: no score
+        "full": [(2, None, None), (2, None, None), (None, 2, None)],
+        "zero": [(0, None, None), (0, None, None), (0, None, None)],
+        "partly": [(1.5, None, None), (0, 1, None), (None, None, None)],
+        "extra": [(2, None, 0.5), (2, None, None), (None, 1, None)],
+    }
+    with Gradebook(course.db_url, course.course_id) as gb:
+        gb.add_assignment("02_x")
+        gb.add_notebook("part", "02_x")
+        for name in ["essay", "test_a", "test_b"]:  # another order in the gradebook
+            gb.add_grade_cell(name, "part", "02_x", max_score=2, cell_type="code")
+        for student, cells in scores.items():
+            gb.add_student(student)
+            gb.add_submission("02_x", student)
+            order = ["test_b", "test_a", "essay"]
+            for name, (auto, manual, extra) in zip(order, cells, strict=True):
+                grade = gb.find_grade(name, "part", "02_x", student)
+                grade.auto_score, grade.manual_score, grade.extra_credit = auto, manual, extra
+        gb.add_student("absent")
+        gb.db.commit()
+    (course_root / "submitted" / "pending" / "02_x").mkdir(parents=True)
+    dest = course_root / "out" / "grades.csv"
+    dest.parent.mkdir()
+
+    assert cli.main(["--root", str(course_root), "export", "--to", str(dest), "--per-task"]) == 0
+    assert dest.is_file()  # nbgrader's own export is still written
+    with open(dest.parent / "grades_tasks_02_x.csv", newline="") as fh:
+        rows = list(csv.reader(fh))
+    assert rows[0] == [
+        "student_id",
+        "status",
+        "part/test_b (max 2)",
+        "part/test_a (max 2)",
+        "part/essay (max 2)",
+        "raw_score",
+        "max_score",
+    ]
+    assert rows[1:] == [
+        ["absent", "no submission", "", "", "", "", "6"],
+        ["extra", "graded", "2.5", "2", "1", "5.5", "6"],
+        ["full", "graded", "2", "2", "2", "6", "6"],
+        ["partly", "needs grading", "1.5", "1", "", "2.5", "6"],
+        ["pending", "not autograded", "", "", "", "", "6"],
+        ["zero", "graded", "0", "0", "0", "0", "6"],
+    ]
+    assert not (dest.parent / "grades_tasks_00_welcome.csv").exists()  # not in the gradebook
