@@ -3,6 +3,7 @@
 import os
 
 from course_utils.environment import TF_LOG_LINE
+from course_utils.instructor.feedback import FEEDBACK_PREPROCESSORS
 
 c = get_config()  # noqa: F821  (injected by traitlets)
 
@@ -32,3 +33,8 @@ c.OverwriteCells.add_missing_cells = True
 
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
+
+# Feedback pages show the hidden checks' messages, not their source: the hidden test regions
+# and the grader's traceback frames are left out of the HTML (the autograded notebook keeps
+# them). nbgrader alone shows both (nbgrader#917).
+c.GenerateFeedback.preprocessors = FEEDBACK_PREPROCESSORS

@@ -30,6 +30,7 @@ The instructor workflow of the course (nbgrader underneath):
   course autograde A [--jobs N]           grade every submission in parallel; prints a table
   course feedback A                       feedback/<student>/A/*.html
   course export [--to grades.csv]         one row per student per assignment
+        [--per-task]                      ... and grades_tasks_<A>.csv: points per graded cell
 
 Students never lose a grade to a broken or hostile neighbour: each submission runs in its
 own scratch course, its kernel in a bubblewrap sandbox (no network, no other files) with a
@@ -140,12 +141,26 @@ def _parser() -> argparse.ArgumentParser:
     f.add_argument("assignment", metavar="ASSIGNMENT")
     f.add_argument("--student", nargs="+", metavar="S", help="only these students")
 
-    e = sub.add_parser("export", help="export grades to CSV (missing submissions count 0)")
+    e = sub.add_parser(
+        "export",
+        help="export grades to CSV (missing submissions count 0)",
+        description="nbgrader export: one row per student per assignment, a missing "
+        "submission counting 0. --per-task also writes, next to it, <stem>_tasks_<A>.csv per "
+        "assignment: one row per student, one column per graded cell "
+        "('<notebook>/<grade_id> (max P)') with its points, then raw_score and max_score; a "
+        "'status' column says graded / needs grading / not autograded / no submission, and "
+        "a cell without a score is empty, never 0.",
+    )
     e.add_argument(
         "--to",
         type=Path,
         default=Path("grades.csv"),
         help="output CSV (default grades.csv in the course folder)",
+    )
+    e.add_argument(
+        "--per-task",
+        action="store_true",
+        help="also write <stem>_tasks_<ASSIGNMENT>.csv: points per student and graded cell",
     )
     return p
 
@@ -206,6 +221,16 @@ def cmd_autograde(course: Course, args, passthrough: list[str]) -> int:
 
 
 def cmd_feedback(course: Course, args) -> int:
+    from course_utils.instructor.feedback import HideGraderSource
+
+    chosen = course.config.get("GenerateFeedback", {}).get("preprocessors") or []
+    if not any(isinstance(p, type) and issubclass(p, HideGraderSource) for p in chosen):
+        raise CourseError(
+            f"{course.root / 'nbgrader_config.py'} does not set c.GenerateFeedback.preprocessors"
+            " to course_utils.instructor.feedback.FEEDBACK_PREPROCESSORS: the feedback would "
+            "show the hidden tests' source; add that line (see the repository's "
+            "nbgrader_config.py)"
+        )
     students = args.student or [None]
     for s in students:
         extra = ["--student", s] if s else []
@@ -225,6 +250,11 @@ def cmd_export(course: Course, args) -> int:
     dest = args.to if args.to.is_absolute() else Path.cwd() / args.to
     course.nbgrader("export", f"--to={dest}")
     print(f"grades written to {dest}")
+    if args.per_task:
+        from course_utils.instructor.export import write_task_csvs
+
+        for path in write_task_csvs(course, dest):
+            print(f"points per task written to {path}")
     return 0
 
 

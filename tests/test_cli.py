@@ -6,6 +6,7 @@ End-to-end grading of the hostile catalogue is in test_pipeline.py (slow).
 from __future__ import annotations
 
 import copy
+import csv
 import json
 import os
 import re
@@ -65,6 +66,14 @@ def test_help_documents_every_command(capsys):
     out = capsys.readouterr().out
     for command in ["release", "collect", "autograde", "feedback", "export"]:
         assert f"course {command}" in out
+    assert "--per-task" in out and "grades_tasks_<A>.csv" in out
+
+
+def test_export_help_explains_the_per_task_csv(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["export", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "--per-task" in out and "never 0" in out and "no submission" in out
 
 
 def test_collect_help_shows_default_pattern(capsys):
@@ -219,6 +228,18 @@ def test_collect_folder(course_root, tmp_path):
     report = collect.collect_folder(Course(course_root), "00_welcome", inbox)
     sub = course_root / "submitted"
     assert sorted(report.students) == ["Eve_Smith", "alice", "bob", "carol", "dave"]
+    # the documented <student>.ipynb layout is not a rename: nothing to report
+    assert report.students["alice"] == []
+    assert report.students["Eve_Smith"] == ["student id 'Eve_Smith' taken from 'Eve Smith.ipynb'"]
+    assert report.students["carol"] == [
+        "welcome.ipynb: invalid JSON (Expecting property name enclosed in double quotes at line 1)"
+    ]
+    # ... and autograde, resolving the collected folders again, has nothing to add
+    for student in ["alice", "carol", "Eve_Smith"]:
+        folder = sub / student / "00_welcome"
+        assert [p.name for p in folder.glob("*.ipynb")] == ["welcome.ipynb"], student
+        res = submissions.resolve(folder, EXPECTED)
+        assert [p for p in res.problems if "invalid JSON" not in p] == [], student
     assert (sub / "alice" / "00_welcome" / "welcome.ipynb").is_file()
     assert (sub / "bob" / "00_welcome" / "welcome.ipynb").is_file()
     assert (sub / "bob" / "00_welcome" / "timestamp.txt").is_file()
@@ -559,3 +580,235 @@ def test_clear_keeps_scores_the_instructor_set(tmp_path, alembic_on_path):
 
 def test_course_error_is_exported():
     assert issubclass(CourseError, RuntimeError)
+
+
+# --- feedback: the hidden checks' messages, not their source --------------------------------
+TEST_SOURCE = (
+    "# Test: accuracy (2 points)\n"
+    "from grader_tests import welcome\n"
+    "\n"
+    "welcome.check_accuracy(accuracy)\n"
+    "### BEGIN HIDDEN TESTS\n"
+    "welcome.check_accuracy_hidden(accuracy)\n"
+    "### END HIDDEN TESTS"
+)
+HIDDEN_CALL = "check_accuracy_hidden(accuracy)"
+HIDDEN_MESSAGE = "AssertionError: check_accuracy_hidden: expected 0.461538, got 0.857143"
+# What IPython (a kernel running the test cell, as plain nbgrader does) puts in an error's
+# traceback: one entry per frame, ANSI colours; the cell's frame lists its neighbouring
+# lines (the hidden one included), then a frame inside the grader, then a student function.
+IPYTHON_TRACEBACK = [
+    "\x1b[91m-------------------------------------------------------------------\x1b[39m",
+    "\x1b[91mAssertionError\x1b[39m                   Traceback (most recent call last)",
+    "\x1b[96mCell\x1b[39m\x1b[96m \x1b[39m\x1b[32mIn[3]\x1b[39m\x1b[32m, line 6\x1b[39m\n"
+    "\x1b[92m      4\x1b[39m welcome\x1b[38;5;204m.\x1b[39mcheck_accuracy(accuracy)\n"
+    "\x1b[92m      5\x1b[39m \x1b[38;5;245m### BEGIN HIDDEN TESTS\x1b[39m\n"
+    "\x1b[92m----> \x1b[39m\x1b[92m6\x1b[39m welcome\x1b[38;5;204m.\x1b[39m"
+    "check_accuracy_hidden(accuracy)\n"
+    "\x1b[92m      7\x1b[39m \x1b[38;5;245m### END HIDDEN TESTS\x1b[39m\n",
+    "\x1b[96mFile \x1b[39m\x1b[32m/srv/nn/course_utils/grading/_core.py:598\x1b[39m, in "
+    "\x1b[36mwrapper\x1b[39m\x1b[94m(*args, **kwargs)\x1b[39m\n"
+    "\x1b[92m--> \x1b[39m\x1b[92m598\x1b[39m     raise AssertionError_(note) from exc\n",
+    "\x1b[96mFile \x1b[39m\x1b[32m/srv/nn/grader_tests/welcome.py:80\x1b[39m, in "
+    "\x1b[36mcheck_accuracy_hidden\x1b[39m\x1b[94m(accuracy)\x1b[39m\n"
+    "\x1b[92m---> \x1b[39m\x1b[92m80\x1b[39m     got = accuracy(secret_scores, secret_y)\n",
+    "\x1b[96mCell\x1b[39m\x1b[96m \x1b[39m\x1b[32mIn[2]\x1b[39m\x1b[32m, line 2\x1b[39m, in "
+    "\x1b[36maccuracy\x1b[39m\x1b[94m(scores, y)\x1b[39m\n"
+    "\x1b[92m----> \x1b[39m\x1b[92m2\x1b[39m     return my_own_line / 7\n",
+    f"\x1b[91mAssertionError\x1b[39m: {HIDDEN_MESSAGE.split(': ', 1)[1]}",
+]
+
+
+def _plain(text: str) -> str:
+    return re.sub(r"\x1b\[[0-9;]*m", "", text)
+
+
+def feedback_nb(traceback: list[str]) -> nbformat.NotebookNode:
+    """An autograded notebook: answer, a test cell with hidden tests and an error, a student
+    cell that happens to contain the delimiters."""
+    nb = nbformat.v4.new_notebook()
+    answer = nbformat.v4.new_code_cell("def accuracy(scores, y):\n    return 0.5")
+    answer.metadata["nbgrader"] = {"grade_id": "accuracy", "solution": True, "grade": False}
+    test = nbformat.v4.new_code_cell(TEST_SOURCE)
+    test.metadata["nbgrader"] = {
+        "grade_id": "test_accuracy",
+        "grade": True,
+        "solution": False,
+        "locked": True,
+        "points": 2,
+    }
+    test.outputs = [
+        nbformat.v4.new_output("stream", name="stdout", text="✔ check_accuracy passed\n"),
+        nbformat.v4.new_output(
+            "error",
+            ename="AssertionError",
+            evalue=HIDDEN_MESSAGE.split(": ", 1)[1],
+            traceback=traceback,
+        ),
+    ]
+    mine = nbformat.v4.new_code_cell("### BEGIN HIDDEN TESTS\nprint('my own notes')")
+    nb.cells = [answer, test, mine]
+    return nb
+
+
+def hide(nb):
+    from course_utils.instructor.feedback import HideGraderSource
+
+    return HideGraderSource().preprocess(nb, {})[0]
+
+
+@pytest.mark.parametrize(
+    "traceback",
+    [
+        # the grader's own format (verdict.py): the failing line of the test cell
+        [f"test cell, line 6: welcome.{HIDDEN_CALL}", HIDDEN_MESSAGE],
+        IPYTHON_TRACEBACK,
+    ],
+    ids=["grader", "ipython"],
+)
+def test_feedback_hides_hidden_tests_and_grader_frames(traceback):
+    from course_utils.instructor.feedback import GRADER_FRAMES, HIDDEN_PLACEHOLDER
+
+    nb = hide(feedback_nb(traceback))
+    test = nb.cells[1]
+    assert test.source.splitlines() == [*TEST_SOURCE.splitlines()[:4], HIDDEN_PLACEHOLDER]
+    shown = [_plain(t) for t in test.outputs[1].traceback]
+    text = "\n".join(shown)
+    assert HIDDEN_CALL not in text and "HIDDEN TESTS" not in text
+    assert "test cell, line 5: (a hidden check)" in shown  # the placeholder's line
+    assert shown[-1] == HIDDEN_MESSAGE  # the message is what the student reads
+    assert test.outputs[0].text == "✔ check_accuracy passed\n"
+    if traceback is IPYTHON_TRACEBACK:
+        assert "course_utils/grading" not in text and "grader_tests" not in text
+        assert shown.count(GRADER_FRAMES) == 1  # two frames, one line
+        assert "my_own_line / 7" in text  # the student's own function is shown
+    assert nb.cells[2].source.startswith("### BEGIN HIDDEN TESTS")  # the student's cell
+
+
+def test_feedback_keeps_visible_lines_with_their_shown_number():
+    source = TEST_SOURCE + "\nwelcome.check_accuracy_again(accuracy)"
+    nb = feedback_nb(["test cell, line 8: welcome.check_accuracy_again(accuracy)", "E: x"])
+    nb.cells[1].source = source
+    nb = hide(nb)
+    assert nb.cells[1].source.splitlines()[5] == "welcome.check_accuracy_again(accuracy)"
+    assert nb.cells[1].outputs[1].traceback[0] == (
+        "test cell, line 6: welcome.check_accuracy_again(accuracy)"
+    )
+
+
+def _gradebook_for(course: Course, notebook: Path, student: str) -> None:
+    """The gradebook entries generate_feedback reads, as a release and autograde make them."""
+    nb = nbformat.read(notebook, 4)
+    with Gradebook(course.db_url, course.course_id) as gb:
+        gb.update_or_create_assignment("00_welcome")
+        gb.add_notebook(notebook.stem, "00_welcome")
+        for cell in nb.cells:
+            meta = cell.metadata.get("nbgrader", {})
+            if meta.get("grade"):
+                gb.add_grade_cell(
+                    meta["grade_id"],
+                    notebook.stem,
+                    "00_welcome",
+                    max_score=meta["points"],
+                    cell_type=cell.cell_type,
+                )
+            if meta.get("solution"):
+                gb.add_solution_cell(meta["grade_id"], notebook.stem, "00_welcome")
+        gb.add_student(student)
+        gb.add_submission("00_welcome", student)
+
+
+def test_course_feedback_page_has_no_hidden_source(course_root, alembic_on_path):
+    """`course feedback` (nbgrader generate_feedback with the course config) on an
+    autograded notebook that holds the hidden tests and an IPython traceback."""
+    course = Course(course_root)
+    source = course_root / "solutions" / "00_welcome" / "welcome.ipynb"
+    _gradebook_for(course, source, "bob")
+    nb = nbformat.read(source, 4)
+    test = next(c for c in nb.cells if gid(c) == "test_accuracy")
+    assert HIDDEN_CALL in test.source
+    test.outputs = feedback_nb(IPYTHON_TRACEBACK).cells[1].outputs
+    autograded = course_root / "autograded" / "bob" / "00_welcome" / "welcome.ipynb"
+    autograded.parent.mkdir(parents=True)
+    nbformat.write(nb, autograded)
+    before = autograded.read_bytes()
+
+    assert cli.main(["--root", str(course_root), "feedback", "00_welcome"]) == 0
+    page = (course_root / "feedback" / "bob" / "00_welcome" / "welcome.html").read_text()
+    import html as html_lib
+
+    text = html_lib.unescape(re.sub(r"<[^>]+>", "", page))
+    assert "✔ check_accuracy passed" in text and HIDDEN_MESSAGE.split(": ", 1)[1] in text
+    assert HIDDEN_CALL not in text and "BEGIN HIDDEN TESTS" not in text
+    assert "course_utils/grading" not in text and "grader_tests/welcome.py" not in text
+    assert autograded.read_bytes() == before  # the instructor's copy keeps everything
+
+
+def test_course_feedback_refuses_a_config_that_would_show_hidden_tests(course_root, capsys):
+    config = course_root / "nbgrader_config.py"
+    line = "c.GenerateFeedback.preprocessors = FEEDBACK_PREPROCESSORS"
+    assert line in config.read_text()
+    config.write_text(config.read_text().replace(line, ""))
+    assert cli.main(["--root", str(course_root), "feedback", "00_welcome"]) == 1
+    assert "GenerateFeedback.preprocessors" in capsys.readouterr().err
+
+
+# --- export: points per task ---------------------------------------------------------------
+def test_export_per_task_tells_absent_and_ungraded_from_zero(course_root, alembic_on_path):
+    """One gradebook, every kind of row: full, zero, partly graded, extra credit, a folder
+    not autograded yet, a roster student without a submission."""
+    source = course_root / "solutions" / "02_x" / "part.ipynb"
+    nb = nbformat.v4.new_notebook()
+    for name in ["test_b", "test_a", "essay"]:  # not alphabetical: the notebook's order wins
+        cell = nbformat.v4.new_code_cell("pass")
+        cell.metadata["nbgrader"] = {"grade_id": name, "grade": True, "points": 2}
+        nb.cells.append(cell)
+    source.parent.mkdir(parents=True)
+    nbformat.write(nb, source)
+    course = Course(course_root)
+    scores = {  # student -> (auto, manual, extra credit) per cell, None: no score
+        "full": [(2, None, None), (2, None, None), (None, 2, None)],
+        "zero": [(0, None, None), (0, None, None), (0, None, None)],
+        "partly": [(1.5, None, None), (0, 1, None), (None, None, None)],
+        "extra": [(2, None, 0.5), (2, None, None), (None, 1, None)],
+    }
+    with Gradebook(course.db_url, course.course_id) as gb:
+        gb.add_assignment("02_x")
+        gb.add_notebook("part", "02_x")
+        for name in ["essay", "test_a", "test_b"]:  # another order in the gradebook
+            gb.add_grade_cell(name, "part", "02_x", max_score=2, cell_type="code")
+        for student, cells in scores.items():
+            gb.add_student(student)
+            gb.add_submission("02_x", student)
+            order = ["test_b", "test_a", "essay"]
+            for name, (auto, manual, extra) in zip(order, cells, strict=True):
+                grade = gb.find_grade(name, "part", "02_x", student)
+                grade.auto_score, grade.manual_score, grade.extra_credit = auto, manual, extra
+        gb.add_student("absent")
+        gb.db.commit()
+    (course_root / "submitted" / "pending" / "02_x").mkdir(parents=True)
+    dest = course_root / "out" / "grades.csv"
+    dest.parent.mkdir()
+
+    assert cli.main(["--root", str(course_root), "export", "--to", str(dest), "--per-task"]) == 0
+    assert dest.is_file()  # nbgrader's own export is still written
+    with open(dest.parent / "grades_tasks_02_x.csv", newline="") as fh:
+        rows = list(csv.reader(fh))
+    assert rows[0] == [
+        "student_id",
+        "status",
+        "part/test_b (max 2)",
+        "part/test_a (max 2)",
+        "part/essay (max 2)",
+        "raw_score",
+        "max_score",
+    ]
+    assert rows[1:] == [
+        ["absent", "no submission", "", "", "", "", "6"],
+        ["extra", "graded", "2.5", "2", "1", "5.5", "6"],
+        ["full", "graded", "2", "2", "2", "6", "6"],
+        ["partly", "needs grading", "1.5", "1", "", "2.5", "6"],
+        ["pending", "not autograded", "", "", "", "", "6"],
+        ["zero", "graded", "0", "0", "0", "0", "6"],
+    ]
+    assert not (dest.parent / "grades_tasks_00_welcome.csv").exists()  # not in the gradebook

@@ -14,14 +14,19 @@ Two sources:
   becomes the student id).
 
 Afterwards every collected folder is normalised with ``submissions.resolve``: a notebook
-under another name is renamed to the released name its cells identify; invalid JSON,
-missing and extra notebooks are reported. Nothing here is fatal for one student.
+under another name is renamed to the released name its cells identify (an unreadable
+lone notebook of a single-notebook assignment too); invalid JSON, missing and extra
+notebooks are reported. A rename is reported only when the student's file really had
+another name: ``alice.ipynb`` of the ``--from`` layout is named after the student by
+design and is filed as ``welcome.ipynb`` without a note. Nothing here is fatal for one
+student.
 """
 
 from __future__ import annotations
 
 import re
 import shutil
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -62,13 +67,16 @@ def _expected(course: Course, assignment: str) -> dict[str, set[str]]:
     return found
 
 
-def normalise(folder: Path, expected: dict[str, set[str]]) -> list[str]:
-    """Rename matched notebooks in ``folder`` to their released names; return the problems."""
-    res = submissions.resolve(folder, expected)
-    for name, path in res.notebooks.items():
-        target = folder / f"{name}.ipynb"
-        if path != target:
-            path.rename(target)
+def normalise(
+    folder: Path, expected: dict[str, set[str]], own_names: Collection[str] = ()
+) -> list[str]:
+    """Rename matched notebooks in ``folder`` to their released names; return the problems.
+
+    ``own_names``: file names that are the expected layout, not a rename (``resolve``).
+    """
+    res = submissions.resolve(folder, expected, own_names)
+    for name, path in res.renamed.items():
+        path.rename(folder / f"{name}.ipynb")
     return res.problems
 
 
@@ -105,6 +113,7 @@ def collect_folder(course: Course, assignment: str, source: Path) -> CollectRepo
             shutil.rmtree(dest)
             problems.append("replaced an earlier submission")
         dest.mkdir(parents=True)
+        own_names = {item.name for item in items if item.is_file()}
         for item in items:
             if item.name not in (student, f"{student}.ipynb"):
                 problems.append(f"student id {student!r} taken from {item.name!r}")
@@ -112,7 +121,7 @@ def collect_folder(course: Course, assignment: str, source: Path) -> CollectRepo
                 _copy_tree(item, dest)
             else:
                 shutil.copy2(item, dest / item.name)
-        problems += normalise(dest, expected)
+        problems += normalise(dest, expected, own_names)
         report.students[student] = problems
     return report
 

@@ -11,6 +11,9 @@ Decisions:
   notebook far better than a file name, and a student should not get 0 because an LMS
   renamed a file. A single-notebook assignment also accepts a lone unreadable notebook
   (so that it is graded 0 and reported as such instead of "missing");
+- a match under another name is reported as "renamed", except for the names the caller
+  says are expected (``own_names``: ``course collect --from`` passes the documented
+  ``<student>.ipynb`` layout, where the file is named after the student by design);
 - a file that is not valid JSON is reported and graded 0;
 - an expected notebook that is still unmatched is reported missing and graded 0.
 """
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +35,7 @@ class Resolution:
     """What a submission folder holds for one assignment."""
 
     notebooks: dict[str, Path] = field(default_factory=dict)  # released name -> file
+    renamed: dict[str, Path] = field(default_factory=dict)  # released name -> other-named file
     invalid: dict[str, str] = field(default_factory=dict)  # released name -> reason
     missing: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
@@ -112,12 +117,16 @@ def notebook_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.glob("*.ipynb") if p.is_file() and not p.is_symlink())
 
 
-def resolve(folder: Path, expected: dict[str, set[str]]) -> Resolution:
+def resolve(
+    folder: Path, expected: dict[str, set[str]], own_names: Collection[str] = ()
+) -> Resolution:
     """Map the notebooks in ``folder`` to the released names.
 
     Args:
         folder: a student's submission folder for one assignment.
         expected: released notebook name (file stem) -> its set of grade ids.
+        own_names: file names (``alice.ipynb``) whose mapping to a released name is the
+            expected layout, not a rename: matched like any other, without a "renamed" note.
     """
     res = Resolution()
     files = notebook_files(folder)
@@ -145,14 +154,17 @@ def resolve(folder: Path, expected: dict[str, set[str]]) -> Resolution:
         )
         if scored and scored[0][0] > 0:
             name = scored[0][1]
-            res.notebooks[name] = path
-            res.problems.append(f"renamed: {path.name} graded as {name}.ipynb")
+            res.notebooks[name] = res.renamed[name] = path
+            if path.name not in own_names:
+                res.problems.append(f"renamed: {path.name} graded as {name}.ipynb")
     still = [n for n in wanted if n not in res.notebooks]
     leftovers = [u for u in unknown if u[0] not in res.notebooks.values()]
     if len(expected) == 1 and still and len(leftovers) == 1 and leftovers[0][2]:
         path, _, reason = leftovers[0]
         res.invalid[still[0]] = reason
-        res.problems.append(f"renamed: {path.name} taken as {still[0]}.ipynb")
+        res.renamed[still[0]] = path
+        if path.name not in own_names:
+            res.problems.append(f"renamed: {path.name} taken as {still[0]}.ipynb")
         leftovers = []
         still = []
     for path, _, _ in leftovers:
