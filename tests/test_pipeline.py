@@ -81,7 +81,12 @@ def graded(tmp_path_factory):
     root, honest_root = base / "course", base / "honest"
     t0 = time.monotonic()
     env = make_course(
-        root, W.ASSIGNMENT, cell_timeout=CELL_TIMEOUT, duedate=W.DUEDATE, extra_config=LATE_CONFIG
+        root,
+        W.ASSIGNMENT,
+        cell_timeout=CELL_TIMEOUT,
+        duedate=W.DUEDATE,
+        extra_config=LATE_CONFIG,
+        lean=True,  # graded cells only: the TF import and plots are 01's fixture's business
     )
     serial_root = base / "serial"
     shutil.copytree(root, serial_root)  # released, gradebook seeded, no submission yet
@@ -247,6 +252,8 @@ def test_feedback_html(graded):
     # the hidden check's failure message reaches the student
     assert re.search(r"expected [\d.]+ \(\d+ of \d+ rows correct\), got [\d.]+", text), text[-3000:]
     assert "✔ check_accuracy passed" in text
+    # ... but not the hidden checks' source (the autograded notebook keeps it)
+    assert "check_accuracy_hidden(accuracy)" not in text and "BEGIN HIDDEN TESTS" not in text
     ok = html.unescape((feedback / "correct" / W.ASSIGNMENT / f"{W.NOTEBOOK}.html").read_text())
     assert "✔ check_accuracy_hidden passed" in ok
 
