@@ -24,6 +24,7 @@ LAB_ARGS ?=
 # Jupyter refuses to run as root unless told; build machines and containers run as root.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 PYTEST_ARGS ?=
+TEST_WORKERS ?= 2
 NBVAL_CELL_TIMEOUT ?= 600
 
 .PHONY: lab test setup lint unit nbval bench release clean-venv
@@ -43,12 +44,17 @@ setup: $(STAMP)
 lint: setup
 	$(BIN)/ruff check .
 
+# Unit tests in parallel (one pytest worker per core); the end-to-end tests (`slow`: nbgrader,
+# JupyterLab, Dask) afterwards on their own, since they run their own parallel workers.
 unit: setup
-	$(BIN)/python -m pytest -q -ra --durations=15 tests $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -ra -n $(TEST_WORKERS) -m "not slow" tests $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -ra --durations=15 -m slow tests $(PYTEST_ARGS)
 
+# Each notebook runs top to bottom in one worker (--dist loadfile), two notebooks at a time.
 nbval: setup
-	$(BIN)/python -m pytest -q -ra -p no:cacheprovider --nbval-lax \
-		--nbval-kernel-name=$(KERNEL) --nbval-cell-timeout=$(NBVAL_CELL_TIMEOUT) solutions
+	$(BIN)/python -m pytest -q -ra -p no:cacheprovider --nbval-lax -n $(TEST_WORKERS) \
+		--dist loadfile --nbval-kernel-name=$(KERNEL) \
+		--nbval-cell-timeout=$(NBVAL_CELL_TIMEOUT) solutions
 
 bench: setup
 	@failed=0; for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || failed=1; done; \
