@@ -32,6 +32,7 @@ class Cluster:
     """A scheduler and ``workers`` workers on loopback; ``close`` kills their process groups."""
 
     def __init__(self, tmp: Path, env: dict, workers: int = 2):
+        tmp.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
         self.address = f"tcp://127.0.0.1:{self.port}"
         self.procs = [
