@@ -59,6 +59,7 @@ from course_utils.grading import (
     type_name,
     underflow_explanation,
 )
+from course_utils.grading.stand_ins import reverse_topological
 
 protect(_synthetic)
 _make_function_data = _synthetic.make_function_data
@@ -569,20 +570,6 @@ def _op_wrong_hints(op: str, got: float, xs, g: float, prior: float, local: floa
     return [why for c, why in cands if abs(c - expected) > 1e-9 and _close_value(got, c, 1e-6)]
 
 
-def _reverse_topological(root) -> list:
-    """The grader's own traversal of a student's graph (through ``_prev``), root first."""
-    order, visited, stack = [], set(), [(root, False)]
-    while stack:
-        node, expanded = stack.pop()
-        if expanded:
-            order.append(node)
-        elif id(node) not in visited:
-            visited.add(id(node))
-            stack.append((node, True))
-            stack.extend((child, False) for child in tuple(getattr(node, "_prev", ()) or ()))
-    return order[::-1]
-
-
 def _check_op(Value, op: str, xs: tuple[float, ...], g: float = 1.7) -> None:
     expr, build, ref, dref = _OPS[op]
     where = ", ".join(f"{n} = {x:g}" for n, x in zip("ab", xs, strict=False))
@@ -626,7 +613,7 @@ def _check_op(Value, op: str, xs: tuple[float, ...], g: float = 1.7) -> None:
         if op in _DIRECT:
             call_student(out._backward, label=f"`({expr})._backward()`")
         else:  # built from other operations: run their _backward in reverse topological order
-            for node in _reverse_topological(out):
+            for node in reverse_topological(out):
                 call_student(node._backward, label=f"`._backward()` of a node inside `{expr}`")
         for i, v in enumerate(operands):
             name = "ab"[i]
@@ -1573,6 +1560,7 @@ _GRADER_REFERENCES = [
     _make_function_data,
     "course_utils.grading.stand_ins.Value",
     "course_utils.grading.stand_ins.value_mul",
+    "course_utils.grading.stand_ins.reverse_topological",
 ]
 
 
