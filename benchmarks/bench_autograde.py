@@ -12,7 +12,9 @@ notebook and grades them, each time in a fresh copy of the course, with:
 - ``sandboxed``: today's default (bubblewrap and out-of-process verdicts);
 - ``dask N``: today's default on a local dask.distributed cluster with N workers.
 
-Each at ``--jobs 1`` and ``--jobs 2`` (Dask: 1 and 2 workers). It prints wall seconds,
+Each at ``--jobs 1`` and ``--jobs 2`` (Dask: 1 and 2 workers). With ``--repeat R`` the
+local paths take turns R times (old, unsandboxed, sandboxed, old, ...) so that a busy
+spell of the machine hits them alike, and each path's median counts. It prints wall seconds,
 submissions per minute and seconds per submission (the whole command: workers, merge,
 audit), then the ratios the issues set targets for: sandboxed / old per submission
 (target < 1.15) and the per-submission overhead of Dask against the local pool with the
@@ -102,6 +104,7 @@ class Timing:
 
 def grade(label: str, template: Path, work: Path, args: list[str], extra_env: dict) -> Timing:
     root = work / label.replace(" ", "-")
+    root.parent.mkdir(parents=True, exist_ok=True)
     shutil.copytree(template, root)
     env = {**isolated_env(root), **extra_env}
     load = os.getloadavg()[0]
@@ -116,12 +119,28 @@ def grade(label: str, template: Path, work: Path, args: list[str], extra_env: di
     return timing
 
 
+def _median(runs: list[Timing]) -> Timing:
+    ordered = sorted(runs, key=lambda x: x.seconds)
+    middle = ordered[len(ordered) // 2]
+    middle.full = all(x.full for x in runs)
+    return middle
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--copies", type=int, default=8)
     parser.add_argument("--old", default=OLD_PATH, help="commit of the path to compare with")
     parser.add_argument(
         "--paths", nargs="+", choices=PATHS, default=PATHS, help="measure only these paths"
+    )
+    parser.add_argument(
+        "--jobs", nargs="+", type=int, choices=[1, 2], default=[1, 2], help="parallelism"
+    )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="rounds; the paths take turns within a round and the median round counts",
     )
     args = parser.parse_args()
 
@@ -156,14 +175,18 @@ def _run(args, work: Path, old_tree: Path) -> int:
     t: dict[str, Timing] = {}
     templates = {"old": work / "template-old"}
     options = {"unsandboxed": ["--no-sandbox"], "sandboxed": []}
-    for jobs in (1, 2):
-        for path in [p for p in ("old", "unsandboxed", "sandboxed") if p in args.paths]:
-            label = f"{path} {jobs}"
-            extra = old_env if path == "old" else {}
-            template = templates.get(path, work / "template")
-            t[label] = grade(
-                label, template, work, ["--jobs", str(jobs), *options.get(path, [])], extra
-            )
+    rounds: dict[str, list[Timing]] = {}
+    for jobs in args.jobs:
+        for r in range(args.repeat):
+            for path in [p for p in ("old", "unsandboxed", "sandboxed") if p in args.paths]:
+                label = f"{path} {jobs}"
+                extra = old_env if path == "old" else {}
+                template = templates.get(path, work / "template")
+                cmd = ["--jobs", str(jobs), *options.get(path, [])]
+                rounds.setdefault(label, []).append(
+                    grade(label, template, work / f"round{r}", cmd, extra)
+                )
+    t = {label: _median(runs) for label, runs in rounds.items()}
     for workers in (1, 2) if "dask" in args.paths else ():
         cluster = Cluster(work / f"dask{workers}", isolated_env(work / "dask-env"), workers)
         try:
@@ -173,7 +196,7 @@ def _run(args, work: Path, old_tree: Path) -> int:
             cluster.close()
 
     print()
-    for jobs in (1, 2):
+    for jobs in args.jobs:
         got = {k: t.get(f"{k} {jobs}") for k in PATHS}
         if got["old"] and got["sandboxed"]:
             line = f"jobs {jobs}: sandboxed / old per submission "
