@@ -29,8 +29,8 @@ def _status(url: str) -> int:
         return err.code
 
 
-def _page_config(lab) -> dict:
-    _, page = get(lab.url("/lab"))
+def _page_config(lab, route: str = "/lab") -> dict:
+    _, page = get(lab.url(route))
     return json.loads(re.search(rb'id="jupyter-config-data"[^>]*>(.*?)</script>', page, re.S)[1])
 
 
@@ -69,9 +69,10 @@ def test_student_lab_has_no_instructor_tools(student_lab):
     assert _status(student_lab.url("/formgrader")) == 404
     # no exchange in this course: no Assignment List / Courses (they would show errors)
     assert _status(student_lab.url("/assignments", course_id="")) == 404
-    disabled = set(_page_config(student_lab)["disabledExtensions"])
-    assert NBGRADER_INSTRUCTOR_PLUGINS | {"@jupyter/nbgrader:menu"} <= disabled
-    assert "@jupyter/nbgrader:validate-assignment" not in disabled
+    for route in ("/lab", "/tree"):  # JupyterLab, and Notebook 7 (its "Notebook" button)
+        disabled = set(_page_config(student_lab, route)["disabledExtensions"])
+        assert NBGRADER_INSTRUCTOR_PLUGINS | {"@jupyter/nbgrader:menu"} <= disabled, route
+        assert "@jupyter/nbgrader:validate-assignment" not in disabled
     loaded = {e["name"] for e in _page_config(student_lab)["federated_extensions"]}
     assert "@jupyter/nbgrader" in loaded  # the Validate button lives there
 
