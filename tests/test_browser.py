@@ -377,8 +377,10 @@ def test_feedback_page_typesets_maths_offline(instructor, feedback_job):
         page.wait_for_selector(TYPESET, timeout=20_000)
     except Exception:
         pass
-    _shot(page, "instructor-feedback")
     typeset = page.locator(TYPESET).count()
+    if typeset:
+        page.locator(TYPESET).first.scroll_into_view_if_needed()
+    _shot(page, "instructor-feedback")
     text = page.locator("body").inner_text()
     assert typeset > 0 and r"\frac{1}{N}" not in text, (
         f"feedback maths not typeset offline ({typeset} typeset elements; blocked requests: "
