@@ -1,7 +1,9 @@
-# The course's commands. Students and instructors need two of them:
-#   make lab    set up (first time only) and open JupyterLab on the student notebooks
+# The course's commands. Students and maintainers need two of them:
+#   make lab    set up (first time only) and open the student's JupyterLab on their workspace
+#               (workspace/, made from the released notebooks; nothing of theirs is overwritten)
 #   make test   set up (first time only) and run every test: ruff, pytest, nbval
-# Instructor workflow targets follow (see README, "Instructor workflow").
+# Instructor workflow targets follow (see README, "Instructor workflow"); `make instructor`
+# opens the instructor's JupyterLab (Formgrader, Create Assignment) at the course root.
 
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -21,16 +23,24 @@ export COURSE_DATA_DIR ?= $(SHARED_DATA)
 endif
 
 LAB_ARGS ?=
+# The student's workspace (default: workspace/ in the course root) and the course root.
+WORKSPACE ?=
+COURSE_ROOT ?= .
+LAB := $(BIN)/python -m course_utils.lab
 # Jupyter refuses to run as root unless told; build machines and containers run as root.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 PYTEST_ARGS ?=
 TEST_WORKERS ?= 2
 NBVAL_CELL_TIMEOUT ?= 600
 
-.PHONY: lab test setup lint unit nbval bench release clean-venv
+.PHONY: lab instructor test setup lint unit nbval bench release clean-venv
 
 lab: setup
-	$(BIN)/jupyter lab --ServerApp.root_dir=notebooks $(ROOT_FLAG) $(LAB_ARGS)
+	$(LAB) student --course-root $(COURSE_ROOT) $(if $(WORKSPACE),--workspace $(WORKSPACE),) \
+		-- $(ROOT_FLAG) $(LAB_ARGS)
+
+instructor: setup
+	$(LAB) instructor --course-root $(COURSE_ROOT) -- $(ROOT_FLAG) $(LAB_ARGS)
 
 test: setup
 	@set -e; t0=$$SECONDS; \
@@ -83,6 +93,7 @@ clean-venv:
 	rm -rf $(VENV)
 
 # --- Instructor workflow (the `course` CLI; `course --help`, README "Instructor workflow") --
+# make instructor                                  JupyterLab with Formgrader at the course root
 # make release [ASSIGNMENT="01_tf_basics ..."]     solutions/ -> notebooks/
 # make collect ASSIGNMENT=00_welcome FROM=inbox/   or   ZIP=canvas.zip [PATTERN='regex']
 # make autograde ASSIGNMENT=00_welcome [JOBS=2]     parallel grading, table of problems
