@@ -11,9 +11,9 @@ grading time the student's code runs in its own sandboxed kernel, which must imp
 Assignment 02 (``numpy_layers``): ``Matmul``, ``Relu``, ``Softmax``, ``Log``,
 ``cross_entropy``, ``tf_two_layer_net_class``. Assignment 03 (``backprop``): ``Value`` (the
 micrograd engine with every operation of the notebook), ``value_mul`` (its ``__mul__``, to
-install on a student's ``Value`` class), ``ThreeLayerNetLoss`` (``ThreeLayerNet.loss``). Assignment 06 (``cnn``): ``im2col``, ``col2im``
-(the notebook's (c, p, q) column order), ``conv_forward_im2col``, ``conv_backward_im2col``
-(int stride and pad, as the notebook asks).
+install on a student's ``Value`` class), ``ThreeLayerNetLoss`` (``ThreeLayerNet.loss``).
+Assignment 06 (``cnn``): ``im2col``, ``col2im`` (the notebook's (c, p, q) column order),
+``conv_forward_im2col``, ``conv_backward_im2col`` (int stride and pad, as the notebook asks).
 """
 
 from __future__ import annotations

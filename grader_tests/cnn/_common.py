@@ -115,8 +115,10 @@ def pair_of(result, name: str, what: str = "(out, cache)"):
 def triple_of(result, name: str):
     if not (isinstance(result, tuple | list) and len(result) == 3):
         extra = f" of length {len(result)}" if isinstance(result, tuple | list) else ""
-        fail(f"`{name}` must return three gradients (dx, dw, db), got "
-             f"{describe_value(result)}{extra}")
+        fail(
+            f"`{name}` must return three gradients (dx, dw, db), got "
+            f"{describe_value(result)}{extra}"
+        )
     return result
 
 
@@ -236,8 +238,14 @@ def rearranged(got, expected, axes: str, layout: str | None = None) -> str | Non
     return None
 
 
-def explain_by_parts(got, parts: Sequence[np.ndarray], rest: np.ndarray | None, what: str,
-                     each: str, labels: Sequence[str] | None = None) -> str | None:
+def explain_by_parts(
+    got,
+    parts: Sequence[np.ndarray],
+    rest: np.ndarray | None,
+    what: str,
+    each: str,
+    labels: Sequence[str] | None = None,
+) -> str | None:
     """``got`` as ``sum_k a_k parts[k] (+ c rest)``: name the weights when they are simple.
 
     ``parts`` are the contributions that must be summed with weight 1 (one per image, per
@@ -294,8 +302,11 @@ def misreadings(a: np.ndarray, axes: str):
         moved = np.ascontiguousarray(a.transpose([axes.index(n) for n in layout])).reshape(a.shape)
         for what, arr in (
             (f"its memory read as a ({', '.join(layout)}) array", read),
-            (f"its axes moved to ({', '.join(layout)}) and reshaped back to "
-             f"({', '.join(axes)}) without moving them back", moved),
+            (
+                f"its axes moved to ({', '.join(layout)}) and reshaped back to "
+                f"({', '.join(axes)}) without moving them back",
+                moved,
+            ),
         ):
             if not any(same(arr, s) for s in seen):
                 seen.append(arr)
@@ -321,20 +332,28 @@ def _shape_reason(got_shape, x_shape, w_shape, stride, pad) -> str | None:
         return f"H_out and W_out are exchanged: expected {exp}, got {tuple(got_shape)}"
     formulas = [
         (lambda n, k: (n + 2 * p - k) // s, "(H + 2*pad - HH) // stride, without the + 1"),
-        (lambda n, k: -(-(n + 2 * p - k) // s) + 1,
-         "the division rounded UP; the output size is floor((H + 2*pad - HH) / stride) + 1"),
-        (lambda n, k: (n + p - k) // s + 1,
-         "(H + pad - HH) // stride + 1: the padding counted on one side only (it is "
-         "added on both sides: 2*pad)"),
+        (
+            lambda n, k: -(-(n + 2 * p - k) // s) + 1,
+            "the division rounded UP; the output size is floor((H + 2*pad - HH) / stride) + 1",
+        ),
+        (
+            lambda n, k: (n + p - k) // s + 1,
+            "(H + pad - HH) // stride + 1: the padding counted on one side only (it is "
+            "added on both sides: 2*pad)",
+        ),
         (lambda n, k: (n - k) // s + 1, "(H - HH) // stride + 1: the padding is ignored"),
         (lambda n, k: n + 2 * p - k + 1, "(H + 2*pad - HH) + 1: the stride is ignored"),
-        (lambda n, k: n + 2 * p - k // s + 1,
-         "H + 2*pad - HH // stride + 1: operator precedence, put (H + 2*pad - HH) in brackets"),
+        (
+            lambda n, k: n + 2 * p - k // s + 1,
+            "H + 2*pad - HH // stride + 1: operator precedence, put (H + 2*pad - HH) in brackets",
+        ),
         (lambda n, k: (n + 2 * p - k) // s - 1, "(H + 2*pad - HH) // stride - 1 instead of + 1"),
         (lambda n, k: (n + 2 * p) // s, "(H + 2*pad) // stride: the kernel size is ignored"),
         (lambda n, k: n // s, "H // stride: the kernel size and padding are ignored"),
-        (lambda n, k: (n + 4 * p - k) // s + 1,
-         "(H + 4*pad - HH) // stride + 1: the input is padded twice (2*pad on each side)"),
+        (
+            lambda n, k: (n + 4 * p - k) // s + 1,
+            "(H + 4*pad - HH) // stride + 1: the input is padded twice (2*pad on each side)",
+        ),
     ]
     matching = [
         why
@@ -378,8 +397,12 @@ def _grid(got, x, w, b, stride, pad) -> str | None:
                         break
                     if (sr, sc, orow, ocol) == (stride, stride, right, right):
                         continue
-                    cand = dense[:, :, orow : orow + (Ho - 1) * sr + 1 : sr,
-                                 ocol : ocol + (Wo - 1) * sc + 1 : sc]
+                    cand = dense[
+                        :,
+                        :,
+                        orow : orow + (Ho - 1) * sr + 1 : sr,
+                        ocol : ocol + (Wo - 1) * sc + 1 : sc,
+                    ]
                     if cand.shape == got.shape and same(got, cand):
                         return _grid_sentence(sr, sc, orow - right, ocol - right, stride, pad)
     return None
@@ -477,9 +500,11 @@ def explain_conv_output(got, x, w, b, stride, pad) -> str | None:
     if coef is not None:
         a, c = coef[:C], (coef[C] if rest is not None else 1.0)
         if np.allclose(a, 1) and rest is not None:
-            for times, where in ((HH * WW, "once per kernel entry"),
-                                 (C * HH * WW, "once per entry of the window (C*HH*WW)"),
-                                 (C, "once per input channel")):
+            for times, where in (
+                (HH * WW, "once per kernel entry"),
+                (C * HH * WW, "once per entry of the window (C*HH*WW)"),
+                (C, "once per input channel"),
+            ):
                 if times > 1 and np.isclose(c, times):
                     return (
                         f"the bias is added {times} times, {where}: it is inside the sum over "
@@ -515,8 +540,9 @@ def conv_output_grid_reason(got, x, w, b, stride, pad) -> str | None:
     got = np.asarray(got, dtype=np.float64)
     if got.ndim != 4 or got.shape[:2] != (x.shape[0], w.shape[0]):
         return None
-    return _grid(got, np.asarray(x, np.float64), np.asarray(w, np.float64), np.asarray(b), stride,
-                 pad)
+    return _grid(
+        got, np.asarray(x, np.float64), np.asarray(w, np.float64), np.asarray(b), stride, pad
+    )
 
 
 # --- structure: gradients that should be cropped from a padded array -----------------------
@@ -553,8 +579,9 @@ def conv_backward_parts(dout, x, w, stride, pad):
     """Per-image parts of dw and per-(image, filter) parts of dx, with their labels."""
     N, F = dout.shape[0], w.shape[0]
     zeros = np.zeros(F)
-    dw_parts = [conv_grads_ref(dout[n : n + 1], x[n : n + 1], w, zeros, stride, pad)[1]
-                for n in range(N)]
+    dw_parts = [
+        conv_grads_ref(dout[n : n + 1], x[n : n + 1], w, zeros, stride, pad)[1] for n in range(N)
+    ]
     dx_parts, dx_labels = [], []
     for n in range(N):
         for f in range(F):
@@ -577,11 +604,16 @@ def explain_conv_grads(got: dict, dout, x, w, b, stride, pad) -> dict[str, str]:
         g = np.asarray(g, dtype=np.float64)
         if g.shape == (F,):
             for what, alt in (
-                ("the MEAN of dout over (N, H_out, W_out); db is the SUM",
-                 dout.mean(axis=(0, 2, 3))),
+                (
+                    "the MEAN of dout over (N, H_out, W_out); db is the SUM",
+                    dout.mean(axis=(0, 2, 3)),
+                ),
                 ("summed over image 0 only; sum over every image n too", dout[0].sum(axis=(1, 2))),
-                ("dout summed over (H_out, W_out) of the last image only: db is overwritten per "
-                 "image instead of accumulated", dout[-1].sum(axis=(1, 2))),
+                (
+                    "dout summed over (H_out, W_out) of the last image only: db is overwritten per "
+                    "image instead of accumulated",
+                    dout[-1].sum(axis=(1, 2)),
+                ),
             ):
                 if same(g, alt):
                     out["db"] = f"db is {what}"
@@ -596,8 +628,10 @@ def explain_conv_grads(got: dict, dout, x, w, b, stride, pad) -> dict[str, str]:
         g = np.asarray(g, dtype=np.float64)
         if g.shape == dw.shape:
             if same(g, dw[:, :, ::-1, ::-1]):
-                out["dw"] = ("dw is flipped in both spatial directions: dw[f] accumulates "
-                             "dout[n, f, i, j] * window, with the window as it is")
+                out["dw"] = (
+                    "dw is flipped in both spatial directions: dw[f] accumulates "
+                    "dout[n, f, i, j] * window, with the window as it is"
+                )
             else:
                 dw_parts, _ = conv_backward_parts(dout, x, w, stride, pad)
                 why = explain_by_parts(g, dw_parts, None, "dw", "image")
@@ -612,8 +646,10 @@ def explain_conv_grads(got: dict, dout, x, w, b, stride, pad) -> dict[str, str]:
         if not why and g.shape == dx.shape:
             flipped = conv_grads_ref(dout, x, w[:, :, ::-1, ::-1], b, stride, pad)[0]
             if same(g, flipped):
-                why = ("dx uses the flipped kernel: each window receives dout[n, f, i, j] * "
-                       "w[f] as it is")
+                why = (
+                    "dx uses the flipped kernel: each window receives dout[n, f, i, j] * "
+                    "w[f] as it is"
+                )
             else:
                 _, (dx_parts, labels) = conv_backward_parts(dout, x, w, stride, pad)
                 why = explain_by_parts(g, dx_parts, None, "dx", "filter", labels)
@@ -629,8 +665,9 @@ def _full_padded_dx(dout, x, w, stride, pad) -> np.ndarray:
     return conv_grads_ref(dout, xp, w, np.zeros(w.shape[0]), stride, 0)[0]
 
 
-def numerical_grad(f: Callable[[np.ndarray], np.ndarray], x: np.ndarray, dout: np.ndarray,
-                   h: float = 1e-5) -> np.ndarray:
+def numerical_grad(
+    f: Callable[[np.ndarray], np.ndarray], x: np.ndarray, dout: np.ndarray, h: float = 1e-5
+) -> np.ndarray:
     """Central differences of sum(f(x) * dout) with respect to every entry of x (float64)."""
     x = np.array(x, dtype=np.float64, copy=True)
     grad = np.zeros_like(x)

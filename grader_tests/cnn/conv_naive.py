@@ -81,9 +81,7 @@ def data(x_shape, w_shape, seed: int):
 
 
 def _case(x, w, stride, pad) -> str:
-    return (
-        f"(x {x.shape}, w {w.shape}, stride={stride}, pad={pad})"
-    )
+    return f"(x {x.shape}, w {w.shape}, stride={stride}, pad={pad})"
 
 
 def _shape_hint(exc: BaseException) -> str | None:
@@ -98,11 +96,21 @@ def _shape_hint(exc: BaseException) -> str | None:
     return None
 
 
-def check_forward_case(conv_forward_naive, x, w, b, stride, pad, name="conv_forward_naive",
-                       known=None, tol: float = 1e-8) -> None:
+def check_forward_case(
+    conv_forward_naive,
+    x,
+    w,
+    b,
+    stride,
+    pad,
+    name="conv_forward_naive",
+    known=None,
+    tol: float = 1e-8,
+) -> None:
     case = _case(x, w, stride, pad)
-    result = call_student(conv_forward_naive, x, w, b, stride, pad, label=f"`{name}`",
-                          hint=_shape_hint)
+    result = call_student(
+        conv_forward_naive, x, w, b, stride, pad, label=f"`{name}`", hint=_shape_hint
+    )
     out, _ = pair_of(result, name)
     out = as_result(out, f"{name}(...)[0]", 4)
     expected = tf_conv(x, w, b, stride, pad) if known is None else known
@@ -114,13 +122,24 @@ def check_forward_case(conv_forward_naive, x, w, b, stride, pad, name="conv_forw
     assert_close(out, expected, f"{name} output {case}", rtol=tol, atol=tol)
 
 
-def check_backward_case(conv_backward, x, w, b, stride, pad, seed: int,
-                        name="conv_backward_naive", cache=None,
-                        explain=explain_conv_grads) -> None:
+def check_backward_case(
+    conv_backward,
+    x,
+    w,
+    b,
+    stride,
+    pad,
+    seed: int,
+    name="conv_backward_naive",
+    cache=None,
+    explain=explain_conv_grads,
+) -> None:
     case = _case(x, w, stride, pad)
     N, F = x.shape[0], w.shape[0]
-    ho, wo = out_size(x.shape[2], w.shape[2], stride, pad), out_size(x.shape[3], w.shape[3],
-                                                                        stride, pad)
+    ho, wo = (
+        out_size(x.shape[2], w.shape[2], stride, pad),
+        out_size(x.shape[3], w.shape[3], stride, pad),
+    )
     dout = np.random.default_rng(seed).standard_normal((N, F, ho, wo))
     cache = (x, w, b, stride, pad) if cache is None else cache
     result = call_student(conv_backward, dout, cache, label=f"`{name}`", hint=_shape_hint)
@@ -142,8 +161,15 @@ def check_backward_case(conv_backward, x, w, b, stride, pad, seed: int,
         "db": numerical_grad(lambda z: conv_ref(x, w, z, stride, pad), b, dout),
     }
     for k in ("dx", "dw", "db"):
-        assert_gradient(arrays[k], numeric[k], k, tol=1e-6, batch_size=N if k == "dx" else None,
-                        batch_axis=k == "dx", label=f"{name} {case}")
+        assert_gradient(
+            arrays[k],
+            numeric[k],
+            k,
+            tol=1e-6,
+            batch_size=N if k == "dx" else None,
+            batch_axis=k == "dx",
+            label=f"{name} {case}",
+        )
 
 
 @check
@@ -161,15 +187,22 @@ def check_conv_forward_naive_hidden(conv_forward_naive) -> None:
     """Hidden: random shapes, strides and paddings; 1x1 kernels; a float32 input."""
     expect_callable(conv_forward_naive, "conv_forward_naive")
     run_cases(
-        functools.partial(check_forward_case, conv_forward_naive, *data(xs, ws, 100 + k), stride, pad)
+        functools.partial(
+            check_forward_case, conv_forward_naive, *data(xs, ws, 100 + k), stride, pad
+        )
         for k, (xs, ws, stride, pad) in enumerate(hidden_cases(606))
     )
     x, w, b = data((2, 2, 6, 6), (3, 2, 3, 3), 7)
     x32, w32, b32 = (a.astype(np.float32) for a in (x, w, b))
     out = call_student(conv_forward_naive, x32, w32, b32, 1, 1, label="`conv_forward_naive`")
     out = as_result(pair_of(out, "conv_forward_naive")[0], "conv_forward_naive(...)[0]", 4)
-    assert_close(out, conv_ref(x32, w32, b32, 1, 1), "conv_forward_naive output (float32 input)",
-                 rtol=1e-4, atol=1e-5)
+    assert_close(
+        out,
+        conv_ref(x32, w32, b32, 1, 1),
+        "conv_forward_naive output (float32 input)",
+        rtol=1e-4,
+        atol=1e-5,
+    )
 
 
 @check
@@ -187,8 +220,14 @@ def check_conv_backward_naive_hidden(conv_backward_naive) -> None:
     """Hidden: random shapes, strides and paddings."""
     expect_callable(conv_backward_naive, "conv_backward_naive")
     run_cases(
-        functools.partial(check_backward_case, conv_backward_naive, *data(xs, ws, 200 + k), stride,
-                          pad, seed=300 + k)
+        functools.partial(
+            check_backward_case,
+            conv_backward_naive,
+            *data(xs, ws, 200 + k),
+            stride,
+            pad,
+            seed=300 + k,
+        )
         for k, (xs, ws, stride, pad) in enumerate(hidden_cases(607))
     )
 

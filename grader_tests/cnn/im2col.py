@@ -47,7 +47,6 @@ from ._common import (
     forbid_library,
     misreadings,
     out_size,
-    pair_of,
     rearranged,
     run_cases,
     same,
@@ -70,8 +69,9 @@ def hidden_cases(seed: int) -> list:
         pad, stride = int(rng.integers(0, 3)), int(rng.integers(1, 4))
         h = int(rng.integers(max(hh - 2 * pad, 1), 9))
         w = int(rng.integers(max(ww - 2 * pad, 1), 9))
-        cases.append(((int(rng.integers(1, 4)), int(rng.integers(1, 4)), h, w), hh, ww, stride,
-                      pad))
+        cases.append(
+            ((int(rng.integers(1, 4)), int(rng.integers(1, 4)), h, w), hh, ww, stride, pad)
+        )
     return cases
 
 
@@ -117,11 +117,14 @@ def explain_cols(got, x, hh, ww, stride, pad) -> str | None:
             if same(got, moved):
                 parts = []
                 if rp != (0, 1, 2):
-                    parts.append(f"rows ordered ({', '.join(rows[i] for i in rp)}) instead of "
-                                 f"(n, i, j)")
+                    parts.append(
+                        f"rows ordered ({', '.join(rows[i] for i in rp)}) instead of (n, i, j)"
+                    )
                 if cp != (0, 1, 2):
-                    parts.append(f"each row's entries ordered ({', '.join(cols[i] for i in cp)}) "
-                                 f"instead of (c, p, q), the order of w[f].reshape(-1)")
+                    parts.append(
+                        f"each row's entries ordered ({', '.join(cols[i] for i in cp)}) "
+                        f"instead of (c, p, q), the order of w[f].reshape(-1)"
+                    )
                 return "the right windows in the wrong order: " + "; ".join(parts)
     if same(got, six[..., ::-1, ::-1].reshape(exp.shape)):
         return "each window is flipped (p, q reversed): copy it as it is"
@@ -160,8 +163,9 @@ def explain_col2im(fn, got, cols, x_shape, hh, ww, stride, pad) -> str | None:
         return None
     # How often is each pixel counted? col2im of all-ones columns is that count.
     ones = np.ones_like(cols)
-    counts = np.asarray(call_student(fn, ones, x_shape, hh, ww, stride, pad, label="`col2im`"),
-                        dtype=np.float64)
+    counts = np.asarray(
+        call_student(fn, ones, x_shape, hh, ww, stride, pad, label="`col2im`"), dtype=np.float64
+    )
     right = _stand_ins.col2im(ones, x_shape, hh, ww, stride, pad)
     if counts.shape == right.shape and right.max() > 1 and counts.max() <= 1 + 1e-12:
         return (
@@ -214,8 +218,9 @@ def _stand_in_names() -> dict:
 
 def check_fast_forward_case(fn, x, w, b, stride, pad) -> None:
     expected = _conv.conv_forward_naive(x, w, b, stride, pad)[0]  # the loops, float64
-    conv_naive.check_forward_case(fn, x, w, b, stride, pad, name="conv_forward_im2col",
-                                  known=expected, tol=1e-10)
+    conv_naive.check_forward_case(
+        fn, x, w, b, stride, pad, name="conv_forward_im2col", known=expected, tol=1e-10
+    )
 
 
 def explain_fast_grads(got, dout, x, w, b, stride, pad) -> dict:
@@ -243,8 +248,18 @@ def explain_fast_grads(got, dout, x, w, b, stride, pad) -> dict:
 def check_fast_backward_case(fn, x, w, b, stride, pad, seed) -> None:
     cols = _stand_ins.im2col(x, w.shape[2], w.shape[3], stride, pad)
     cache = (x.shape, cols, w, stride, pad)
-    conv_naive.check_backward_case(fn, x, w, b, stride, pad, seed, name="conv_backward_im2col",
-                                   cache=cache, explain=explain_fast_grads)
+    conv_naive.check_backward_case(
+        fn,
+        x,
+        w,
+        b,
+        stride,
+        pad,
+        seed,
+        name="conv_backward_im2col",
+        cache=cache,
+        explain=explain_fast_grads,
+    )
 
 
 @check
@@ -262,15 +277,24 @@ def check_im2col_hidden(im2col) -> None:
     """Hidden: random shapes, kernels, strides and paddings; float32 keeps its dtype."""
     expect_callable(im2col, "im2col")
     run_cases(
-        functools.partial(check_im2col_case, im2col,
-                          np.random.default_rng(30 + k).standard_normal(xs), hh, ww, stride, pad)
+        functools.partial(
+            check_im2col_case,
+            im2col,
+            np.random.default_rng(30 + k).standard_normal(xs),
+            hh,
+            ww,
+            stride,
+            pad,
+        )
         for k, (xs, hh, ww, stride, pad) in enumerate(hidden_cases(63))
     )
     x = np.random.default_rng(9).standard_normal((2, 3, 6, 6)).astype(np.float32)
     cols = as_result(call_student(im2col, x, 3, 3, 1, 1, label="`im2col`"), "im2col(...)", 2)
     if cols.dtype != np.float32:
-        fail(f"im2col of a float32 x returned {cols.dtype}: keep x's dtype (training in float32 "
-             f"is twice as fast)")
+        fail(
+            f"im2col of a float32 x returned {cols.dtype}: keep x's dtype (training in float32 "
+            f"is twice as fast)"
+        )
 
 
 @check
@@ -309,8 +333,13 @@ def check_conv_forward_im2col_hidden(conv_forward_im2col) -> None:
     expect_callable(conv_forward_im2col, "conv_forward_im2col")
     with substituted(conv_forward_im2col, _stand_in_names()):
         run_cases(
-            functools.partial(check_fast_forward_case, conv_forward_im2col,
-                              *conv_naive.data(xs, ws, 400 + k), stride, pad)
+            functools.partial(
+                check_fast_forward_case,
+                conv_forward_im2col,
+                *conv_naive.data(xs, ws, 400 + k),
+                stride,
+                pad,
+            )
             for k, (xs, ws, stride, pad) in enumerate(conv_naive.hidden_cases(608))
         )
 
@@ -332,8 +361,14 @@ def check_conv_backward_im2col_hidden(conv_backward_im2col) -> None:
     expect_callable(conv_backward_im2col, "conv_backward_im2col")
     with substituted(conv_backward_im2col, _stand_in_names()):
         run_cases(
-            functools.partial(check_fast_backward_case, conv_backward_im2col,
-                              *conv_naive.data(xs, ws, 500 + k), stride, pad, seed=70 + k)
+            functools.partial(
+                check_fast_backward_case,
+                conv_backward_im2col,
+                *conv_naive.data(xs, ws, 500 + k),
+                stride,
+                pad,
+                seed=70 + k,
+            )
             for k, (xs, ws, stride, pad) in enumerate(conv_naive.hidden_cases(609))
         )
 

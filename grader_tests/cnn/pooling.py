@@ -101,16 +101,25 @@ def explain_pool_output(got, x, pool, stride) -> str | None:
         if len(got.shape) == 4 and got.shape[:2] == (N, C):
             matching = []
             for fh, fw, why in (
-                ((H - pool) // stride, (W - pool) // stride,
-                 "(H - pool_size) // stride, without the + 1"),
+                (
+                    (H - pool) // stride,
+                    (W - pool) // stride,
+                    "(H - pool_size) // stride, without the + 1",
+                ),
                 (H - pool + 1, W - pool + 1, "H - pool_size + 1: the stride is ignored"),
                 (H // pool, W // pool, "H // pool_size: the stride is ignored"),
                 (H // stride, W // stride, "H // stride: the window size is ignored"),
-                ((H - pool) // pool + 1, (W - pool) // pool + 1,
-                 "(H - pool_size) // pool_size + 1: the stride is ignored (windows every "
-                 "pool_size pixels)"),
-                (-(-(H - pool) // stride) + 1, -(-(W - pool) // stride) + 1,
-                 "the division rounded up: H_out = (H - pool_size) // stride + 1 (floor)"),
+                (
+                    (H - pool) // pool + 1,
+                    (W - pool) // pool + 1,
+                    "(H - pool_size) // pool_size + 1: the stride is ignored (windows every "
+                    "pool_size pixels)",
+                ),
+                (
+                    -(-(H - pool) // stride) + 1,
+                    -(-(W - pool) // stride) + 1,
+                    "the division rounded up: H_out = (H - pool_size) // stride + 1 (floor)",
+                ),
             ):
                 if got.shape[2:] == (fh, fw):
                     matching.append(why)
@@ -129,8 +138,10 @@ def explain_pool_output(got, x, pool, stride) -> str | None:
         (lambda win: win.min(axis=(2, 3)), "the MINIMUM of each window; max-pooling keeps the max"),
         (lambda win: win.mean(axis=(2, 3)), "the MEAN of each window (average pooling)"),
         (lambda win: win.sum(axis=(2, 3)), "the SUM of each window; keep its maximum"),
-        (lambda win: np.broadcast_to(win.max(axis=(1, 2, 3))[:, None], win.shape[:2]),
-         "the maximum over the window AND all channels: pool each channel on its own"),
+        (
+            lambda win: np.broadcast_to(win.max(axis=(1, 2, 3))[:, None], win.shape[:2]),
+            "the maximum over the window AND all channels: pool each channel on its own",
+        ),
         (lambda win: win[:, :, 0, 0], "the window's top-left value, not its maximum"),
     ):
         if same(got, _pool_with(x, pool, stride, reduce)):
@@ -160,7 +171,9 @@ def _route_models(x, dout, pool, stride) -> list:
         return dx
 
     def every(dx, i, j, win, g):
-        dx[:, :, i * stride : i * stride + pool, j * stride : j * stride + pool] += g[..., None, None]
+        dx[:, :, i * stride : i * stride + pool, j * stride : j * stride + pool] += g[
+            ..., None, None
+        ]
 
     def spread(dx, i, j, win, g):
         dx[:, :, i * stride : i * stride + pool, j * stride : j * stride + pool] += (
@@ -203,22 +216,40 @@ def _route_models(x, dout, pool, stride) -> list:
                 dx[n, c, i * stride + p, j * stride + q] += 1.0
 
     models += [
-        (build(every), "every element of the window gets the window's gradient; only the "
-                       "maximum does (the others did not change the output)"),
-        (build(spread), f"the gradient is spread evenly over the window (dout / {pool * pool}, "
-                        f"average pooling's); max-pooling sends it all to the maximum"),
+        (
+            build(every),
+            "every element of the window gets the window's gradient; only the "
+            "maximum does (the others did not change the output)",
+        ),
+        (
+            build(spread),
+            f"the gradient is spread evenly over the window (dout / {pool * pool}, "
+            f"average pooling's); max-pooling sends it all to the maximum",
+        ),
         (build(at(argmin)), "the gradient goes to the window's MINIMUM; it belongs to the max"),
-        (build(at(argmax_transposed)), "the gradient lands at the maximum's position with row "
-                                       "and column exchanged (unravel_index gives (row, col))"),
-        (build(at(argmax, offset=False)), "the gradient lands at i + p instead of i*stride + p: "
-                                          "add the window's offset i*stride (j*stride) to the "
-                                          "position of the max inside it"),
-        (build(at(argmax, assign=True)), "where windows overlap, a later window's gradient "
-                                         "REPLACES an earlier one's: add (+=) instead of "
-                                         "assigning (=), an input that is the max of two "
-                                         "windows gets both gradients"),
-        (build(mask_only), "backward ignores dout: multiply the arg-max mask by the window's "
-                           "upstream gradient dout[n, c, i, j]"),
+        (
+            build(at(argmax_transposed)),
+            "the gradient lands at the maximum's position with row "
+            "and column exchanged (unravel_index gives (row, col))",
+        ),
+        (
+            build(at(argmax, offset=False)),
+            "the gradient lands at i + p instead of i*stride + p: "
+            "add the window's offset i*stride (j*stride) to the "
+            "position of the max inside it",
+        ),
+        (
+            build(at(argmax, assign=True)),
+            "where windows overlap, a later window's gradient "
+            "REPLACES an earlier one's: add (+=) instead of "
+            "assigning (=), an input that is the max of two "
+            "windows gets both gradients",
+        ),
+        (
+            build(mask_only),
+            "backward ignores dout: multiply the arg-max mask by the window's "
+            "upstream gradient dout[n, c, i, j]",
+        ),
     ]
     if pool == stride:
         models.append((build(at(flat_as_square)), None))
@@ -235,8 +266,11 @@ def explain_pool_backward(got, x, dout, pool, stride) -> str | None:
             )
         return None
     correct = pool_grad_ref(dout, x, pool, stride)
-    fits = [why for model, why in _route_models(x, dout, pool, stride)
-            if why and same(got, model) and not same(model, correct)]
+    fits = [
+        why
+        for model, why in _route_models(x, dout, pool, stride)
+        if why and same(got, model) and not same(model, correct)
+    ]
     # one explanation only: in a tiny case (one window) several routes coincide
     return fits[0] if len(fits) == 1 else None
 
@@ -261,8 +295,10 @@ def check_pool_backward_case(fn, x, pool, stride, seed: int) -> None:
     dout = np.random.default_rng(seed).standard_normal(shape)
     got = call_student(fn, dout, (x, pool, stride), label="`max_pool_backward_naive`")
     if isinstance(got, tuple):
-        fail(f"max_pool_backward_naive {case}: returned a tuple of {len(got)} items; it returns "
-             f"dx only (one array shaped like x)")
+        fail(
+            f"max_pool_backward_naive {case}: returned a tuple of {len(got)} items; it returns "
+            f"dx only (one array shaped like x)"
+        )
     dx = as_result(got, "max_pool_backward_naive(...)", 4)
     expected = tf_max_pool_grad(x, dout, pool, stride)
     if not same(dx, expected):
@@ -270,8 +306,15 @@ def check_pool_backward_case(fn, x, pool, stride, seed: int) -> None:
         if why:
             fail(f"max_pool_backward_naive {case}: {why}")
     numeric = numerical_grad(lambda z: pool_ref(z, pool, stride), x, dout, h=1e-6)
-    assert_gradient(dx, numeric, "dx", tol=1e-6, batch_size=N, batch_axis=True,
-                    label=f"max_pool_backward_naive {case}")
+    assert_gradient(
+        dx,
+        numeric,
+        "dx",
+        tol=1e-6,
+        batch_size=N,
+        batch_axis=True,
+        label=f"max_pool_backward_naive {case}",
+    )
 
 
 @check
@@ -288,8 +331,9 @@ def check_max_pool_forward_naive_hidden(max_pool_forward_naive) -> None:
     """Hidden: random shapes, pool sizes and strides."""
     expect_callable(max_pool_forward_naive, "max_pool_forward_naive")
     run_cases(
-        functools.partial(check_pool_forward_case, max_pool_forward_naive, tie_free(shape, 50 + k),
-                          pool, stride)
+        functools.partial(
+            check_pool_forward_case, max_pool_forward_naive, tie_free(shape, 50 + k), pool, stride
+        )
         for k, (shape, pool, stride) in enumerate(hidden_cases(61))
     )
 
@@ -308,8 +352,14 @@ def check_max_pool_backward_naive_hidden(max_pool_backward_naive) -> None:
     """Hidden: random shapes, pool sizes and strides (many overlapping)."""
     expect_callable(max_pool_backward_naive, "max_pool_backward_naive")
     run_cases(
-        functools.partial(check_pool_backward_case, max_pool_backward_naive,
-                          tie_free(shape, 70 + k), pool, stride, 90 + k)
+        functools.partial(
+            check_pool_backward_case,
+            max_pool_backward_naive,
+            tie_free(shape, 70 + k),
+            pool,
+            stride,
+            90 + k,
+        )
         for k, (shape, pool, stride) in enumerate(hidden_cases(62))
     )
 

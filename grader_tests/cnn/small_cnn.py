@@ -135,8 +135,7 @@ def _new(SmallCNN, filters, k, seed):
         kernel_size=k,
         seed=seed,
         dtype=np.float64,
-        label=f"`SmallCNN(num_filters={filters}, kernel_size={k}, seed={seed}, "
-        f"dtype=np.float64)`",
+        label=f"`SmallCNN(num_filters={filters}, kernel_size={k}, seed={seed}, dtype=np.float64)`",
         check_mutation=False,
     )
 
@@ -150,15 +149,21 @@ def _check_net_case(SmallCNN, filters, k, n, seed: int) -> None:
     p = _read_params(net, "SmallCNN")
     k_got = _architecture(p, f"SmallCNN {case}")
     if k_got != k or p["w1"].shape[0] != filters[0] or p["w2"].shape[0] != filters[1]:
-        fail(f"SmallCNN {case}: params['w1'] {p['w1'].shape} and params['w2'] {p['w2'].shape} "
-             f"do not follow num_filters={filters}, kernel_size={k}")
+        fail(
+            f"SmallCNN {case}: params['w1'] {p['w1'].shape} and params['w2'] {p['w2'].shape} "
+            f"do not follow num_filters={filters}, kernel_size={k}"
+        )
     w_std = float(p["w1"].std())
     if not (0 < w_std < 10) or not np.all(p["b1"] == 0):
-        fail(f"SmallCNN {case}: initialise the filters with small random values (He: "
-             f"std sqrt(2 / fan_in)) and the biases with zeros; w1 has std {w_std:.3g}")
+        fail(
+            f"SmallCNN {case}: initialise the filters with small random values (He: "
+            f"std sqrt(2 / fan_in)) and the biases with zeros; w1 has std {w_std:.3g}"
+        )
     rng = np.random.default_rng(seed)
-    new = {key: rng.standard_normal(v.shape) * (0.3 if key.startswith("w") else 0.1)
-           for key, v in p.items()}
+    new = {
+        key: rng.standard_normal(v.shape) * (0.3 if key.startswith("w") else 0.1)
+        for key, v in p.items()
+    }
     for key, value in new.items():
         assign_student_array(net, [("attr", "params"), ("item", key)], value)
     x = rng.random((n, 1, 28, 28))
@@ -167,37 +172,60 @@ def _check_net_case(SmallCNN, filters, k, n, seed: int) -> None:
     expected, cache = cnn_forward(x, new, k)
     if scores.shape == expected.shape and not np.allclose(scores, expected, 1e-7, 1e-9):
         if np.allclose(scores, cnn_forward(x, new, k, flatten_last=True)[0], 1e-7, 1e-9):
-            fail(f"SmallCNN.forward {case}: the pooled maps are flattened in (7, 7, F2) order "
-                 f"(channels-last); flatten the (N, F2, 7, 7) array as it is: reshape(N, -1)")
-    assert_close(scores, expected, f"SmallCNN.forward(x) {case}", rtol=1e-7, atol=1e-9,
-                 hint="conv (pad K//2) -> relu -> 2x2 max-pool -> conv -> relu -> max-pool -> "
-                      "reshape(N, -1) -> @ w3 + b3")
+            fail(
+                f"SmallCNN.forward {case}: the pooled maps are flattened in (7, 7, F2) order "
+                f"(channels-last); flatten the (N, F2, 7, 7) array as it is: reshape(N, -1)"
+            )
+    assert_close(
+        scores,
+        expected,
+        f"SmallCNN.forward(x) {case}",
+        rtol=1e-7,
+        atol=1e-9,
+        hint="conv (pad K//2) -> relu -> 2x2 max-pool -> conv -> relu -> max-pool -> "
+        "reshape(N, -1) -> @ w3 + b3",
+    )
     dscores = rng.standard_normal(expected.shape)
     call_student(net.backward, dscores, label="`SmallCNN.backward`")
     grads = getattr(net, "grads", None)
     if not isinstance(grads, dict):
-        fail(f"SmallCNN {case}: after backward, `grads` is {describe_value(grads)}; expected a "
-             f"dict with the keys of params")
+        fail(
+            f"SmallCNN {case}: after backward, `grads` is {describe_value(grads)}; expected a "
+            f"dict with the keys of params"
+        )
     want = cnn_backward(dscores, new, cache)
     unmasked = cnn_backward(dscores, new, cache, relu_mask=False)
     for key in ("w3", "b3", "w2", "b2", "w1", "b1"):
         if grads.get(key) is None:
             fail(f"SmallCNN {case}: grads[{key!r}] is missing after backward")
         got = to_array(grads[key], f"SmallCNN.grads[{key!r}]")
-        if (got.shape == want[key].shape and not np.allclose(got, want[key], 1e-6, 1e-9)
-                and np.allclose(got, unmasked[key], 1e-6, 1e-9)):
-            fail(f"SmallCNN.backward {case}: grads[{key!r}] is what you get without the ReLU's "
-                 f"gradient mask: multiply the gradient by (h > 0) of the ReLU's input on the "
-                 f"way back, after each pooling's backward")
-        assert_close(grads[key], want[key], f"SmallCNN grads[{key!r}] {case}", rtol=1e-6,
-                     atol=1e-9, rows_are_samples=False)
+        if (
+            got.shape == want[key].shape
+            and not np.allclose(got, want[key], 1e-6, 1e-9)
+            and np.allclose(got, unmasked[key], 1e-6, 1e-9)
+        ):
+            fail(
+                f"SmallCNN.backward {case}: grads[{key!r}] is what you get without the ReLU's "
+                f"gradient mask: multiply the gradient by (h > 0) of the ReLU's input on the "
+                f"way back, after each pooling's backward"
+            )
+        assert_close(
+            grads[key],
+            want[key],
+            f"SmallCNN grads[{key!r}] {case}",
+            rtol=1e-6,
+            atol=1e-9,
+            rows_are_samples=False,
+        )
     # a second backward after a forward overwrites the gradients
     call_student(net.forward, x, label="`SmallCNN.forward`")
     call_student(net.backward, dscores, label="`SmallCNN.backward`")
     again = to_array(net.grads["w1"], "SmallCNN.grads['w1']")
     if np.allclose(again, 2 * want["w1"]) and not np.allclose(again, want["w1"]):
-        fail(f"SmallCNN {case}: grads doubled after a second forward/backward: overwrite them "
-             f"(self.grads[...] = ...) instead of accumulating")
+        fail(
+            f"SmallCNN {case}: grads doubled after a second forward/backward: overwrite them "
+            f"(self.grads[...] = ...) instead of accumulating"
+        )
 
 
 @check
@@ -251,9 +279,19 @@ def _earlier_faults(model, conv_forward_im2col, conv_backward_im2col) -> list:
 
     faults = []
     if conv_forward_im2col is not None:
-        faults.append(_failing("conv_forward_im2col", lambda: task3.check_conv_forward_im2col.__wrapped__(conv_forward_im2col)))  # noqa: E501
+        faults.append(
+            _failing(
+                "conv_forward_im2col",
+                lambda: task3.check_conv_forward_im2col.__wrapped__(conv_forward_im2col),
+            )
+        )  # noqa: E501
     if conv_backward_im2col is not None:
-        faults.append(_failing("conv_backward_im2col", lambda: task3.check_conv_backward_im2col.__wrapped__(conv_backward_im2col)))  # noqa: E501
+        faults.append(
+            _failing(
+                "conv_backward_im2col",
+                lambda: task3.check_conv_backward_im2col.__wrapped__(conv_backward_im2col),
+            )
+        )  # noqa: E501
     cls = class_of(model)
     faults.append(_failing("SmallCNN", lambda: check_small_cnn.__wrapped__(cls)))
     return [f for f in faults if f]
@@ -266,27 +304,38 @@ def _check_accuracy(model, conv_forward_im2col, conv_backward_im2col, sample) ->
     k = _architecture(p, "your network")
     p = {key: v.astype(np.float32) for key, v in p.items()}
     if not all(np.isfinite(v).all() for v in p.values()):
-        fail("your network's parameters contain NaN or inf: the training diverged (lr too "
-             "large?) or a layer is unstable")
+        fail(
+            "your network's parameters contain NaN or inf: the training diverged (lr too "
+            "large?) or a layer is unstable"
+        )
     x, y = mnist_test()
     try:
         expected = scores_of(x[sample], p, k)
-        got = to_array(call_student(model.forward, x[sample], label="`cnn_model.forward`"),
-                       "cnn_model.forward on test images", expected_ndim=2)
+        got = to_array(
+            call_student(model.forward, x[sample], label="`cnn_model.forward`"),
+            "cnn_model.forward on test images",
+            expected_ndim=2,
+        )
         if got.shape != expected.shape or not np.allclose(got, expected, rtol=1e-3, atol=1e-3):
-            fail("your network: `cnn_model.forward` on test images does not compute the network "
-                 "from its own weights: SmallCNN must pass its test first")
+            fail(
+                "your network: `cnn_model.forward` on test images does not compute the network "
+                "from its own weights: SmallCNN must pass its test first"
+            )
         acc = float(np.mean(scores_of(x, p, k).argmax(axis=1) == y))
         if not acc >= ACCURACY_THRESHOLD:
-            fail(f"your network: test accuracy {acc:.2%} is below the required "
-                 f"{ACCURACY_THRESHOLD:.1%}. Check that every earlier task passes its test, then "
-                 f"train longer or tune lr (the given settings reach it in 2 epochs)")
+            fail(
+                f"your network: test accuracy {acc:.2%} is below the required "
+                f"{ACCURACY_THRESHOLD:.1%}. Check that every earlier task passes its test, then "
+                f"train longer or tune lr (the given settings reach it in 2 epochs)"
+            )
     except AssertionError as exc:
         faults = _earlier_faults(model, conv_forward_im2col, conv_backward_im2col)
         if not faults:
             raise
-        fail(f"{exc}\nHint: this task grades the network your earlier answers trained, and "
-             f"{'; '.join(faults)}. Fix that task first (its own test cell)")
+        fail(
+            f"{exc}\nHint: this task grades the network your earlier answers trained, and "
+            f"{'; '.join(faults)}. Fix that task first (its own test cell)"
+        )
 
 
 @check

@@ -124,8 +124,12 @@ def max_pool_forward_naive(x, pool_size=2, stride=2):
         for c in range(C):
             for i in range(H_out):
                 for j in range(W_out):
-                    window = x[n, c, i * stride : i * stride + pool_size,
-                               j * stride : j * stride + pool_size]
+                    window = x[
+                        n,
+                        c,
+                        i * stride : i * stride + pool_size,
+                        j * stride : j * stride + pool_size,
+                    ]
                     out[n, c, i, j] = window.max()
     cache = (x, pool_size, stride)
     return out, cache
@@ -149,8 +153,12 @@ def max_pool_backward_naive(dout, cache):
         for c in range(C):
             for i in range(H_out):
                 for j in range(W_out):
-                    window = x[n, c, i * stride : i * stride + pool_size,
-                               j * stride : j * stride + pool_size]
+                    window = x[
+                        n,
+                        c,
+                        i * stride : i * stride + pool_size,
+                        j * stride : j * stride + pool_size,
+                    ]
                     p, q = np.unravel_index(np.argmax(window), window.shape)
                     dx[n, c, i * stride + p, j * stride + q] += dout[n, c, i, j]
     return dx
@@ -206,9 +214,9 @@ def col2im(cols, x_shape, HH, WW, stride=1, pad=0):
     dx_pad = np.zeros((N, C, H + 2 * pad, W + 2 * pad), dtype=cols.dtype)
     for p in range(HH):
         for q in range(WW):
-            dx_pad[:, :, p : p + stride * H_out : stride, q : q + stride * W_out : stride] += (
-                cols6[:, :, :, :, p, q].transpose(0, 3, 1, 2)
-            )
+            dx_pad[:, :, p : p + stride * H_out : stride, q : q + stride * W_out : stride] += cols6[
+                :, :, :, :, p, q
+            ].transpose(0, 3, 1, 2)
     return dx_pad[:, :, pad : pad + H, pad : pad + W]
 
 
@@ -265,6 +273,7 @@ class SmallCNN:
         F1, F2 = num_filters
         K = kernel_size
         rng = np.random.default_rng(seed)
+
         def he(shape, fan_in):
             return (rng.standard_normal(shape) * np.sqrt(2.0 / fan_in)).astype(dtype)
 
@@ -507,8 +516,7 @@ def conv_backward_im2col_swv(dout, cache):
 # =====================================================================================
 # Wrong: conv_forward_naive
 # =====================================================================================
-def _loops(x, w, b, stride, pad, *, x_pad=None, H_out=None, W_out=None, value=None,
-           step=None):
+def _loops(x, w, b, stride, pad, *, x_pad=None, H_out=None, W_out=None, value=None, step=None):
     """The model answer's loops with one piece replaced (each wrong answer states which)."""
     N, C, H, W = x.shape
     F, _, HH, WW = w.shape
@@ -545,8 +553,9 @@ def conv_fwd_pad_one_side(x, w, b, stride=1, pad=0):
 def conv_fwd_size_no_plus_one(x, w, b, stride=1, pad=0):
     H, W = x.shape[2:]
     HH, WW = w.shape[2:]
-    return _loops(x, w, b, stride, pad, H_out=(H + 2 * pad - HH) // stride,
-                  W_out=(W + 2 * pad - WW) // stride)
+    return _loops(
+        x, w, b, stride, pad, H_out=(H + 2 * pad - HH) // stride, W_out=(W + 2 * pad - WW) // stride
+    )
 
 
 def conv_fwd_size_rounded_up(x, w, b, stride=1, pad=0):
@@ -573,7 +582,9 @@ def conv_fwd_stride_not_in_index(x, w, b, stride=1, pad=0):
 
 
 def conv_fwd_bias_inside_sum(x, w, b, stride=1, pad=0):
-    return _loops(x, w, b, stride, pad, value=lambda win, w, b, n, f, i, j: np.sum(win * w[f] + b[f]))
+    return _loops(
+        x, w, b, stride, pad, value=lambda win, w, b, n, f, i, j: np.sum(win * w[f] + b[f])
+    )
 
 
 def conv_fwd_no_bias(x, w, b, stride=1, pad=0):
@@ -590,11 +601,15 @@ def conv_fwd_last_channel_only(x, w, b, stride=1, pad=0):
 
 
 def conv_fwd_mean_not_sum(x, w, b, stride=1, pad=0):
-    return _loops(x, w, b, stride, pad, value=lambda win, w, b, n, f, i, j: np.mean(win * w[f]) + b[f])
+    return _loops(
+        x, w, b, stride, pad, value=lambda win, w, b, n, f, i, j: np.mean(win * w[f]) + b[f]
+    )
 
 
 def conv_fwd_all_biases(x, w, b, stride=1, pad=0):
-    return _loops(x, w, b, stride, pad, value=lambda win, w, b, n, f, i, j: np.sum(win * w[f]) + np.sum(b))
+    return _loops(
+        x, w, b, stride, pad, value=lambda win, w, b, n, f, i, j: np.sum(win * w[f]) + np.sum(b)
+    )
 
 
 def conv_fwd_channels_last_output(x, w, b, stride=1, pad=0):
@@ -623,8 +638,16 @@ def conv_fwd_uses_library(x, w, b, stride=1, pad=0):
 # =====================================================================================
 # Wrong: conv_backward_naive
 # =====================================================================================
-def _back_loops(dout, cache, *, dx_kernel=None, reset_dw_per_image=False,
-                reset_dx_per_filter=False, crop=None, db=None):
+def _back_loops(
+    dout,
+    cache,
+    *,
+    dx_kernel=None,
+    reset_dw_per_image=False,
+    reset_dx_per_filter=False,
+    crop=None,
+    db=None,
+):
     x, w, b, stride, pad = cache
     N, C, H, W = x.shape
     F, _, HH, WW = w.shape
@@ -727,8 +750,14 @@ def pool_fwd_step_pool_size(x, pool_size=2, stride=2):
 
 def pool_fwd_size_no_plus_one(x, pool_size=2, stride=2):
     H, W = x.shape[2:]
-    return _pool_loops(x, pool_size, stride, lambda win, c: win[c].max(),
-                       H_out=(H - pool_size) // stride, W_out=(W - pool_size) // stride)
+    return _pool_loops(
+        x,
+        pool_size,
+        stride,
+        lambda win, c: win[c].max(),
+        H_out=(H - pool_size) // stride,
+        W_out=(W - pool_size) // stride,
+    )
 
 
 def pool_fwd_over_channels(x, pool_size=2, stride=2):
@@ -737,8 +766,14 @@ def pool_fwd_over_channels(x, pool_size=2, stride=2):
 
 def pool_fwd_size_ignores_stride(x, pool_size=2, stride=2):
     H, W = x.shape[2:]
-    return _pool_loops(x, pool_size, stride, lambda win, c: win[c].max(),
-                       H_out=H // pool_size, W_out=W // pool_size)
+    return _pool_loops(
+        x,
+        pool_size,
+        stride,
+        lambda win, c: win[c].max(),
+        H_out=H // pool_size,
+        W_out=W // pool_size,
+    )
 
 
 def _pool_back(dout, cache, place):
@@ -852,8 +887,9 @@ def im2col_float64(x, HH, WW, stride=1, pad=0):
     for n in range(N):
         for i in range(H_out):
             for j in range(W_out):
-                cols[r] = x_pad[n, :, i * stride : i * stride + HH,
-                                j * stride : j * stride + WW].reshape(-1)
+                cols[r] = x_pad[
+                    n, :, i * stride : i * stride + HH, j * stride : j * stride + WW
+                ].reshape(-1)
                 r += 1
     return cols
 
@@ -867,9 +903,9 @@ def col2im_overwrites(cols, x_shape, HH, WW, stride=1, pad=0):
     for n in range(N):
         for i in range(H_out):
             for j in range(W_out):
-                dx_pad[n, :, i * stride : i * stride + HH, j * stride : j * stride + WW] = (
-                    cols[r].reshape(C, HH, WW)  # = instead of +=
-                )
+                dx_pad[n, :, i * stride : i * stride + HH, j * stride : j * stride + WW] = cols[
+                    r
+                ].reshape(C, HH, WW)  # = instead of +=
                 r += 1
     return dx_pad[:, :, pad : pad + H, pad : pad + W]
 
@@ -1074,22 +1110,28 @@ def keras_catalogue() -> dict:
             out.append(keras.layers.ReLU())
         return out
 
-    def sequential(widths, dense_units, seed, conv_activation=None, norm=True, head_act=None,
-                   pool=True):
+    def sequential(
+        widths, dense_units, seed, conv_activation=None, norm=True, head_act=None, pool=True
+    ):
         keras.utils.set_random_seed(seed)
         layers = [keras.Input((28, 28, 1))]
         for w in widths:
-            layers += block_layers(w, conv_activation, norm) + block_layers(w, conv_activation, norm)
+            layers += block_layers(w, conv_activation, norm) + block_layers(
+                w, conv_activation, norm
+            )
             if pool:
                 layers.append(keras.layers.MaxPooling2D(2))
-        layers += [keras.layers.Flatten(), keras.layers.Dense(dense_units, activation="relu"),
-                   keras.layers.Dense(10, activation=head_act)]
+        layers += [
+            keras.layers.Flatten(),
+            keras.layers.Dense(dense_units, activation="relu"),
+            keras.layers.Dense(10, activation=head_act),
+        ]
         return keras.Sequential(layers)
 
-    def build_vgg(widths=(16, 32), dense_units=64, seed=0):
+    def build_vgg(widths=(16, 32), dense_units=128, seed=0):
         return sequential(widths, dense_units, seed)
 
-    def build_vgg_functional(widths=(16, 32), dense_units=64, seed=0):
+    def build_vgg_functional(widths=(16, 32), dense_units=128, seed=0):
         keras.utils.set_random_seed(seed)
         inputs = keras.Input((28, 28, 1))
         h = inputs
@@ -1119,8 +1161,11 @@ def keras_catalogue() -> dict:
         layers = [keras.Input((28, 28, 1))]
         for w in widths:
             layers += block_layers(w) + block_layers(w) + [keras.layers.MaxPooling2D(2)]
-        layers += [keras.layers.Flatten(), keras.layers.Dense(dense_units, activation="relu"),
-                   keras.layers.Dense(10)]
+        layers += [
+            keras.layers.Flatten(),
+            keras.layers.Dense(dense_units, activation="relu"),
+            keras.layers.Dense(10),
+        ]
         return keras.Sequential(layers)
 
     return {
@@ -1150,165 +1195,373 @@ KERAS_WRONG = {
 CORRECT = {
     "conv_forward_naive": [conv_forward_naive, conv_forward_swv, conv_forward_einsum],
     "conv_backward_naive": [conv_backward_naive, conv_backward_swv, conv_backward_einsum],
-    "max_pool_forward_naive": [max_pool_forward_naive, max_pool_forward_swv,
-                               max_pool_forward_einsum],
-    "max_pool_backward_naive": [max_pool_backward_naive, max_pool_backward_swv,
-                                max_pool_backward_einsum],
+    "max_pool_forward_naive": [
+        max_pool_forward_naive,
+        max_pool_forward_swv,
+        max_pool_forward_einsum,
+    ],
+    "max_pool_backward_naive": [
+        max_pool_backward_naive,
+        max_pool_backward_swv,
+        max_pool_backward_einsum,
+    ],
     "im2col": [im2col, im2col_swv, im2col_einsum],
     "col2im": [col2im, col2im_swv, col2im_einsum],
-    "conv_forward_im2col": [conv_forward_im2col, conv_forward_im2col_swv,
-                            conv_forward_im2col_einsum],
-    "conv_backward_im2col": [conv_backward_im2col, conv_backward_im2col_swv,
-                             conv_backward_im2col_einsum],
+    "conv_forward_im2col": [
+        conv_forward_im2col,
+        conv_forward_im2col_swv,
+        conv_forward_im2col_einsum,
+    ],
+    "conv_backward_im2col": [
+        conv_backward_im2col,
+        conv_backward_im2col_swv,
+        conv_backward_im2col_einsum,
+    ],
     "small_cnn": [SmallCNN, SmallCNNWindowView, SmallCNNEinsum],
 }
 
 WRONG = {
     # --- conv_forward_naive
-    "conv_fwd_flipped_kernel": ("conv_forward_naive", conv_fwd_flipped_kernel,
-                                r"TRUE convolution \(the kernel flipped", _both("conv_forward_naive")),
-    "conv_fwd_pad_one_side": ("conv_forward_naive", conv_fwd_pad_one_side,
-                              r"padded on one side only", _both("conv_forward_naive")),
-    "conv_fwd_size_no_plus_one": ("conv_forward_naive", conv_fwd_size_no_plus_one,
-                                  r"without the \+ 1", _both("conv_forward_naive")),
-    "conv_fwd_size_rounded_up": ("conv_forward_naive", conv_fwd_size_rounded_up,
-                                 r"rounded UP", _both("conv_forward_naive")),
-    "conv_fwd_size_precedence": ("conv_forward_naive", conv_fwd_size_precedence,
-                                 r"operator precedence", _both("conv_forward_naive")),
-    "conv_fwd_stride_not_in_index": ("conv_forward_naive", conv_fwd_stride_not_in_index,
-                                     r"windows step by \(1, 1\) pixels, the stride is",
-                                     _both("conv_forward_naive")),
-    "conv_fwd_bias_inside_sum": ("conv_forward_naive", conv_fwd_bias_inside_sum,
-                                 r"bias is added \d+ times.*inside the sum",
-                                 _both("conv_forward_naive")),
-    "conv_fwd_no_bias": ("conv_forward_naive", conv_fwd_no_bias, r"the bias is missing",
-                         _both("conv_forward_naive")),
-    "conv_fwd_last_channel_only": ("conv_forward_naive", conv_fwd_last_channel_only,
-                                   r"only the contribution of input channel \d+",
-                                   _both("conv_forward_naive")),
-    "conv_fwd_mean_not_sum": ("conv_forward_naive", conv_fwd_mean_not_sum,
-                              r"MEAN over the window", _both("conv_forward_naive")),
-    "conv_fwd_all_biases": ("conv_forward_naive", conv_fwd_all_biases,
-                            r"sum of ALL biases", _both("conv_forward_naive")),
-    "conv_fwd_channels_last_output": ("conv_forward_naive", conv_fwd_channels_last_output,
-                                      r"channels-last", _both("conv_forward_naive")),
-    "conv_fwd_tf_weights": ("conv_forward_naive", conv_fwd_tf_weights,
-                            r"filter's numbers are read in the wrong order",
-                            _both("conv_forward_naive")),
-    "conv_fwd_padded_twice": ("conv_forward_naive", conv_fwd_padded_twice,
-                              r"padded twice", _both("conv_forward_naive")),
-    "conv_fwd_uses_library": ("conv_forward_naive", conv_fwd_uses_library,
-                              r"must not use a library implementation",
-                              _visible("conv_forward_naive")),
+    "conv_fwd_flipped_kernel": (
+        "conv_forward_naive",
+        conv_fwd_flipped_kernel,
+        r"TRUE convolution \(the kernel flipped",
+        _both("conv_forward_naive"),
+    ),
+    "conv_fwd_pad_one_side": (
+        "conv_forward_naive",
+        conv_fwd_pad_one_side,
+        r"padded on one side only",
+        _both("conv_forward_naive"),
+    ),
+    "conv_fwd_size_no_plus_one": (
+        "conv_forward_naive",
+        conv_fwd_size_no_plus_one,
+        r"without the \+ 1",
+        _both("conv_forward_naive"),
+    ),
+    "conv_fwd_size_rounded_up": (
+        "conv_forward_naive",
+        conv_fwd_size_rounded_up,
+        r"rounded UP",
+        _both("conv_forward_naive"),
+    ),
+    "conv_fwd_size_precedence": (
+        "conv_forward_naive",
+        conv_fwd_size_precedence,
+        r"operator precedence",
+        _both("conv_forward_naive"),
+    ),
+    "conv_fwd_stride_not_in_index": (
+        "conv_forward_naive",
+        conv_fwd_stride_not_in_index,
+        r"windows step by \(1, 1\) pixels, the stride is",
+        _both("conv_forward_naive"),
+    ),
+    "conv_fwd_bias_inside_sum": (
+        "conv_forward_naive",
+        conv_fwd_bias_inside_sum,
+        r"bias is added \d+ times.*inside the sum",
+        _both("conv_forward_naive"),
+    ),
+    "conv_fwd_no_bias": (
+        "conv_forward_naive",
+        conv_fwd_no_bias,
+        r"the bias is missing",
+        _both("conv_forward_naive"),
+    ),
+    "conv_fwd_last_channel_only": (
+        "conv_forward_naive",
+        conv_fwd_last_channel_only,
+        r"only the contribution of input channel \d+",
+        _both("conv_forward_naive"),
+    ),
+    "conv_fwd_mean_not_sum": (
+        "conv_forward_naive",
+        conv_fwd_mean_not_sum,
+        r"MEAN over the window",
+        _both("conv_forward_naive"),
+    ),
+    "conv_fwd_all_biases": (
+        "conv_forward_naive",
+        conv_fwd_all_biases,
+        r"sum of ALL biases",
+        _both("conv_forward_naive"),
+    ),
+    "conv_fwd_channels_last_output": (
+        "conv_forward_naive",
+        conv_fwd_channels_last_output,
+        r"channels-last",
+        _both("conv_forward_naive"),
+    ),
+    "conv_fwd_tf_weights": (
+        "conv_forward_naive",
+        conv_fwd_tf_weights,
+        r"filter's numbers are read in the wrong order",
+        _both("conv_forward_naive"),
+    ),
+    "conv_fwd_padded_twice": (
+        "conv_forward_naive",
+        conv_fwd_padded_twice,
+        r"padded twice",
+        _both("conv_forward_naive"),
+    ),
+    "conv_fwd_uses_library": (
+        "conv_forward_naive",
+        conv_fwd_uses_library,
+        r"must not use a library implementation",
+        _visible("conv_forward_naive"),
+    ),
     # --- conv_backward_naive
-    "conv_bwd_dx_flipped_kernel": ("conv_backward_naive", conv_bwd_dx_flipped_kernel,
-                                   r"dx uses the flipped kernel", _both("conv_backward_naive")),
-    "conv_bwd_dw_flipped": ("conv_backward_naive", conv_bwd_dw_flipped,
-                            r"dw is flipped", _both("conv_backward_naive")),
-    "conv_bwd_db_mean": ("conv_backward_naive", conv_bwd_db_mean, r"db is the MEAN",
-                         _both("conv_backward_naive")),
-    "conv_bwd_db_not_summed_over_batch": ("conv_backward_naive",
-                                          conv_bwd_db_not_summed_over_batch,
-                                          r"sum dout over the batch AND",
-                                          _both("conv_backward_naive")),
-    "conv_bwd_not_cropped": ("conv_backward_naive", conv_bwd_not_cropped,
-                             r"still includes the gradient of the zero padding",
-                             _both("conv_backward_naive")),
-    "conv_bwd_crop_minus_pad": ("conv_backward_naive", conv_bwd_crop_minus_pad,
-                                r"pad:-pad", _visible("conv_backward_naive")),
-    "conv_bwd_crop_top_left": ("conv_backward_naive", conv_bwd_crop_top_left,
-                               r"cropped from the padded gradient starting at row 0",
-                               _both("conv_backward_naive")),
-    "conv_bwd_dw_reset_per_image": ("conv_backward_naive", conv_bwd_dw_reset_per_image,
-                                    r"dw holds only the contribution of image",
-                                    _both("conv_backward_naive")),
-    "conv_bwd_dx_reset_per_filter": ("conv_backward_naive", conv_bwd_dx_reset_per_filter,
-                                     r"dx holds only the contribution of image \d, filter \d",
-                                     _both("conv_backward_naive")),
-    "conv_bwd_dw_over_n": ("conv_backward_naive", conv_bwd_dw_over_n, r"MEAN over the 2 images",
-                           _both("conv_backward_naive")),
-    "conv_bwd_no_db": ("conv_backward_naive", conv_bwd_no_db, r"(?s)gradient db is wrong.*all zeros",
-                       _both("conv_backward_naive")),
+    "conv_bwd_dx_flipped_kernel": (
+        "conv_backward_naive",
+        conv_bwd_dx_flipped_kernel,
+        r"dx uses the flipped kernel",
+        _both("conv_backward_naive"),
+    ),
+    "conv_bwd_dw_flipped": (
+        "conv_backward_naive",
+        conv_bwd_dw_flipped,
+        r"dw is flipped",
+        _both("conv_backward_naive"),
+    ),
+    "conv_bwd_db_mean": (
+        "conv_backward_naive",
+        conv_bwd_db_mean,
+        r"db is the MEAN",
+        _both("conv_backward_naive"),
+    ),
+    "conv_bwd_db_not_summed_over_batch": (
+        "conv_backward_naive",
+        conv_bwd_db_not_summed_over_batch,
+        r"sum dout over the batch AND",
+        _both("conv_backward_naive"),
+    ),
+    "conv_bwd_not_cropped": (
+        "conv_backward_naive",
+        conv_bwd_not_cropped,
+        r"still includes the gradient of the zero padding",
+        _both("conv_backward_naive"),
+    ),
+    "conv_bwd_crop_minus_pad": (
+        "conv_backward_naive",
+        conv_bwd_crop_minus_pad,
+        r"pad:-pad",
+        _visible("conv_backward_naive"),
+    ),
+    "conv_bwd_crop_top_left": (
+        "conv_backward_naive",
+        conv_bwd_crop_top_left,
+        r"cropped from the padded gradient starting at row 0",
+        _both("conv_backward_naive"),
+    ),
+    "conv_bwd_dw_reset_per_image": (
+        "conv_backward_naive",
+        conv_bwd_dw_reset_per_image,
+        r"dw holds only the contribution of image",
+        _both("conv_backward_naive"),
+    ),
+    "conv_bwd_dx_reset_per_filter": (
+        "conv_backward_naive",
+        conv_bwd_dx_reset_per_filter,
+        r"dx holds only the contribution of image \d, filter \d",
+        _both("conv_backward_naive"),
+    ),
+    "conv_bwd_dw_over_n": (
+        "conv_backward_naive",
+        conv_bwd_dw_over_n,
+        r"MEAN over the 2 images",
+        _both("conv_backward_naive"),
+    ),
+    "conv_bwd_no_db": (
+        "conv_backward_naive",
+        conv_bwd_no_db,
+        r"(?s)gradient db is wrong.*all zeros",
+        _both("conv_backward_naive"),
+    ),
     # --- max-pooling
-    "pool_fwd_mean": ("max_pool_forward_naive", pool_fwd_mean, r"MEAN of each window",
-                      _both("max_pool_forward_naive")),
-    "pool_fwd_step_pool_size": ("max_pool_forward_naive", pool_fwd_step_pool_size,
-                                r"the stride is ignored \(windows every pool_size",
-                                _both("max_pool_forward_naive")),
-    "pool_fwd_size_no_plus_one": ("max_pool_forward_naive", pool_fwd_size_no_plus_one,
-                                  r"without the \+ 1", _both("max_pool_forward_naive")),
-    "pool_fwd_over_channels": ("max_pool_forward_naive", pool_fwd_over_channels,
-                               r"AND all channels", _both("max_pool_forward_naive")),
-    "pool_fwd_size_ignores_stride": ("max_pool_forward_naive", pool_fwd_size_ignores_stride,
-                                     r"the stride is ignored", _both("max_pool_forward_naive")),
-    "pool_bwd_every_element": ("max_pool_backward_naive", pool_bwd_every_element,
-                               r"every element of the window gets",
-                               _both("max_pool_backward_naive")),
-    "pool_bwd_averaged": ("max_pool_backward_naive", pool_bwd_averaged, r"spread evenly",
-                          _both("max_pool_backward_naive")),
-    "pool_bwd_index_transposed": ("max_pool_backward_naive", pool_bwd_index_transposed,
-                                  r"row and column exchanged", _both("max_pool_backward_naive")),
-    "pool_bwd_no_window_offset": ("max_pool_backward_naive", pool_bwd_no_window_offset,
-                                  r"i \+ p instead of i\*stride \+ p",
-                                  _both("max_pool_backward_naive")),
-    "pool_bwd_assigns": ("max_pool_backward_naive", pool_bwd_assigns, r"REPLACES",
-                         _both("max_pool_backward_naive")),
-    "pool_bwd_ignores_dout": ("max_pool_backward_naive", pool_bwd_ignores_dout,
-                              r"ignores dout", _both("max_pool_backward_naive")),
-    "pool_bwd_to_minimum": ("max_pool_backward_naive", pool_bwd_to_minimum, r"MINIMUM",
-                            _both("max_pool_backward_naive")),
-    "pool_bwd_returns_dout_shape": ("max_pool_backward_naive", pool_bwd_returns_dout_shape,
-                                    r"shape of dout", _both("max_pool_backward_naive")),
+    "pool_fwd_mean": (
+        "max_pool_forward_naive",
+        pool_fwd_mean,
+        r"MEAN of each window",
+        _both("max_pool_forward_naive"),
+    ),
+    "pool_fwd_step_pool_size": (
+        "max_pool_forward_naive",
+        pool_fwd_step_pool_size,
+        r"the stride is ignored \(windows every pool_size",
+        _both("max_pool_forward_naive"),
+    ),
+    "pool_fwd_size_no_plus_one": (
+        "max_pool_forward_naive",
+        pool_fwd_size_no_plus_one,
+        r"without the \+ 1",
+        _both("max_pool_forward_naive"),
+    ),
+    "pool_fwd_over_channels": (
+        "max_pool_forward_naive",
+        pool_fwd_over_channels,
+        r"AND all channels",
+        _both("max_pool_forward_naive"),
+    ),
+    "pool_fwd_size_ignores_stride": (
+        "max_pool_forward_naive",
+        pool_fwd_size_ignores_stride,
+        r"the stride is ignored",
+        _both("max_pool_forward_naive"),
+    ),
+    "pool_bwd_every_element": (
+        "max_pool_backward_naive",
+        pool_bwd_every_element,
+        r"every element of the window gets",
+        _both("max_pool_backward_naive"),
+    ),
+    "pool_bwd_averaged": (
+        "max_pool_backward_naive",
+        pool_bwd_averaged,
+        r"spread evenly",
+        _both("max_pool_backward_naive"),
+    ),
+    "pool_bwd_index_transposed": (
+        "max_pool_backward_naive",
+        pool_bwd_index_transposed,
+        r"row and column exchanged",
+        _both("max_pool_backward_naive"),
+    ),
+    "pool_bwd_no_window_offset": (
+        "max_pool_backward_naive",
+        pool_bwd_no_window_offset,
+        r"i \+ p instead of i\*stride \+ p",
+        _both("max_pool_backward_naive"),
+    ),
+    "pool_bwd_assigns": (
+        "max_pool_backward_naive",
+        pool_bwd_assigns,
+        r"REPLACES",
+        _both("max_pool_backward_naive"),
+    ),
+    "pool_bwd_ignores_dout": (
+        "max_pool_backward_naive",
+        pool_bwd_ignores_dout,
+        r"ignores dout",
+        _both("max_pool_backward_naive"),
+    ),
+    "pool_bwd_to_minimum": (
+        "max_pool_backward_naive",
+        pool_bwd_to_minimum,
+        r"MINIMUM",
+        _both("max_pool_backward_naive"),
+    ),
+    "pool_bwd_returns_dout_shape": (
+        "max_pool_backward_naive",
+        pool_bwd_returns_dout_shape,
+        r"shape of dout",
+        _both("max_pool_backward_naive"),
+    ),
     # --- im2col, col2im
-    "im2col_cs231n_layout": ("im2col", im2col_cs231n_layout, r"one ROW per window",
-                             _both("im2col")),
-    "im2col_channels_last": ("im2col", im2col_channels_last,
-                             r"entries ordered \(p, q, c\) instead of \(c, p, q\)",
-                             _both("im2col")),
-    "im2col_rows_position_major": ("im2col", im2col_rows_position_major,
-                                   r"rows ordered \(i, j, n\)", _visible("im2col")),
-    "im2col_no_padding": ("im2col", im2col_no_padding, r"padding is missing",
-                          _both("im2col")),
-    "im2col_stride_ignored": ("im2col", im2col_stride_ignored, r"stride is ignored",
-                              _both("im2col")),
+    "im2col_cs231n_layout": (
+        "im2col",
+        im2col_cs231n_layout,
+        r"one ROW per window",
+        _both("im2col"),
+    ),
+    "im2col_channels_last": (
+        "im2col",
+        im2col_channels_last,
+        r"entries ordered \(p, q, c\) instead of \(c, p, q\)",
+        _both("im2col"),
+    ),
+    "im2col_rows_position_major": (
+        "im2col",
+        im2col_rows_position_major,
+        r"rows ordered \(i, j, n\)",
+        _visible("im2col"),
+    ),
+    "im2col_no_padding": ("im2col", im2col_no_padding, r"padding is missing", _both("im2col")),
+    "im2col_stride_ignored": (
+        "im2col",
+        im2col_stride_ignored,
+        r"stride is ignored",
+        _both("im2col"),
+    ),
     "im2col_float64": ("im2col", im2col_float64, r"keep x's dtype", _hidden("im2col")),
     "col2im_overwrites": ("col2im", col2im_overwrites, r"must ADD", _both("col2im")),
     "col2im_not_cropped": ("col2im", col2im_not_cropped, r"zero padding", _both("col2im")),
-    "col2im_reads_channels_last": ("col2im", col2im_reads_channels_last,
-                                   r"reads each row's entries in \(p, q, c\) order",
-                                   _both("col2im")),
+    "col2im_reads_channels_last": (
+        "col2im",
+        col2im_reads_channels_last,
+        r"reads each row's entries in \(p, q, c\) order",
+        _both("col2im"),
+    ),
     "col2im_crop_minus_pad": ("col2im", col2im_crop_minus_pad, r"pad:-pad", _visible("col2im")),
     # --- the fast convolution
-    "conv_fast_fwd_reshape_no_transpose": ("conv_forward_im2col",
-                                           conv_fast_fwd_reshape_no_transpose,
-                                           r"reshaped straight to", _both("conv_forward_im2col")),
-    "conv_fast_fwd_channels_last_weights": ("conv_forward_im2col",
-                                            conv_fast_fwd_channels_last_weights,
-                                            r"filter's numbers are read in the wrong order",
-                                            _both("conv_forward_im2col")),
-    "conv_fast_fwd_no_bias": ("conv_forward_im2col", conv_fast_fwd_no_bias,
-                              r"the bias is missing", _both("conv_forward_im2col")),
-    "conv_fast_fwd_calls_library": ("conv_forward_im2col", conv_fast_fwd_calls_library,
-                                    r"must not use a library implementation",
-                                    _visible("conv_forward_im2col")),
-    "conv_fast_bwd_dout_plain_reshape": ("conv_backward_im2col", conv_fast_bwd_dout_plain_reshape,
-                                         r"dout\.transpose\(0, 2, 3, 1\)\.reshape\(-1, F\)",
-                                         _both("conv_backward_im2col")),
-    "conv_fast_bwd_dw_wrong_product": ("conv_backward_im2col", conv_fast_bwd_dw_wrong_product,
-                                       r"dw is wrong: the right numbers in the wrong places",
-                                       _both("conv_backward_im2col")),
-    "conv_fast_bwd_db_mean": ("conv_backward_im2col", conv_fast_bwd_db_mean, r"db is the MEAN",
-                              _both("conv_backward_im2col")),
-    "conv_fast_bwd_dw_over_n": ("conv_backward_im2col", conv_fast_bwd_dw_over_n,
-                                r"MEAN over the 2 images", _both("conv_backward_im2col")),
+    "conv_fast_fwd_reshape_no_transpose": (
+        "conv_forward_im2col",
+        conv_fast_fwd_reshape_no_transpose,
+        r"reshaped straight to",
+        _both("conv_forward_im2col"),
+    ),
+    "conv_fast_fwd_channels_last_weights": (
+        "conv_forward_im2col",
+        conv_fast_fwd_channels_last_weights,
+        r"filter's numbers are read in the wrong order",
+        _both("conv_forward_im2col"),
+    ),
+    "conv_fast_fwd_no_bias": (
+        "conv_forward_im2col",
+        conv_fast_fwd_no_bias,
+        r"the bias is missing",
+        _both("conv_forward_im2col"),
+    ),
+    "conv_fast_fwd_calls_library": (
+        "conv_forward_im2col",
+        conv_fast_fwd_calls_library,
+        r"must not use a library implementation",
+        _visible("conv_forward_im2col"),
+    ),
+    "conv_fast_bwd_dout_plain_reshape": (
+        "conv_backward_im2col",
+        conv_fast_bwd_dout_plain_reshape,
+        r"dout\.transpose\(0, 2, 3, 1\)\.reshape\(-1, F\)",
+        _both("conv_backward_im2col"),
+    ),
+    "conv_fast_bwd_dw_wrong_product": (
+        "conv_backward_im2col",
+        conv_fast_bwd_dw_wrong_product,
+        r"dw is wrong: the right numbers in the wrong places",
+        _both("conv_backward_im2col"),
+    ),
+    "conv_fast_bwd_db_mean": (
+        "conv_backward_im2col",
+        conv_fast_bwd_db_mean,
+        r"db is the MEAN",
+        _both("conv_backward_im2col"),
+    ),
+    "conv_fast_bwd_dw_over_n": (
+        "conv_backward_im2col",
+        conv_fast_bwd_dw_over_n,
+        r"MEAN over the 2 images",
+        _both("conv_backward_im2col"),
+    ),
     # --- SmallCNN
-    "cnn_no_relu_mask": ("small_cnn", SmallCNNNoReluMask, r"ReLU's gradient mask",
-                         _both("small_cnn")),
-    "cnn_flatten_channels_last": ("small_cnn", SmallCNNFlattenChannelsLast,
-                                  r"flattened in \(7, 7, F2\)", _both("small_cnn")),
+    "cnn_no_relu_mask": (
+        "small_cnn",
+        SmallCNNNoReluMask,
+        r"ReLU's gradient mask",
+        _both("small_cnn"),
+    ),
+    "cnn_flatten_channels_last": (
+        "small_cnn",
+        SmallCNNFlattenChannelsLast,
+        r"flattened in \(7, 7, F2\)",
+        _both("small_cnn"),
+    ),
     "cnn_no_padding": ("small_cnn", SmallCNNNoPadding, r"pad K // 2", _both("small_cnn")),
-    "cnn_grads_accumulate": ("small_cnn", SmallCNNAccumulates, r"doubled",
-                             _both("small_cnn")),
-    "cnn_w3_transposed": ("small_cnn", SmallCNNW3Transposed, r"transposed: scores = flat @ w3",
-                          _both("small_cnn")),
+    "cnn_grads_accumulate": ("small_cnn", SmallCNNAccumulates, r"doubled", _both("small_cnn")),
+    "cnn_w3_transposed": (
+        "small_cnn",
+        SmallCNNW3Transposed,
+        r"transposed: scores = flat @ w3",
+        _both("small_cnn"),
+    ),
 }
