@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from course_utils.grading import assign_student_array
+from course_utils.grading import assign_student_array, substituted
 from grader_tests import cnn
 
 from conftest import mnist_available
@@ -111,11 +111,44 @@ def test_references_agree_with_tensorflow():
     )
 
 
-def test_a_cnn_check_passes_with_broken_earlier_tasks(cat, capfd):
-    """Rule 8: SmallCNN's check runs with the course's fast convolution in place."""
-    # The catalogue's SmallCNN looks up conv_forward_im2col/conv_backward_im2col globally;
-    # the check substitutes the stand-ins, so breaking the global names changes nothing.
-    _assert_passes("check_small_cnn", cat.CORRECT["small_cnn"][0], capfd)
+BROKEN_EARLIER = [
+    # (check of the later task, its implementation, {notebook name: broken earlier answer})
+    ("check_conv_forward_im2col", "conv_forward_im2col", {"im2col": "im2col_channels_last"}),
+    ("check_conv_backward_im2col", "conv_backward_im2col", {"col2im": "col2im_overwrites"}),
+    (
+        "check_small_cnn",
+        "SmallCNN",
+        {
+            "conv_forward_im2col": "conv_fast_fwd_reshape_no_transpose",
+            "conv_backward_im2col": "conv_fast_bwd_dout_plain_reshape",
+        },
+    ),
+]
+
+
+@pytest.mark.parametrize(("check_name", "impl", "broken"), BROKEN_EARLIER)
+@pytest.mark.parametrize("suffix", ["", "_hidden"])
+def test_each_cell_scores_its_own_task(check_name, impl, broken, suffix, cat, capfd):
+    """Rule 8: with an earlier task broken in the namespace, the later check still passes
+    (the course's answers are substituted while it runs) and the broken one fails."""
+    later = getattr(cat, impl)
+    with substituted(later, {name: getattr(cat, wrong) for name, wrong in broken.items()}):
+        _assert_passes(check_name + suffix, later, capfd)
+    for wrong in broken.values():
+        task, impl_wrong, pattern, _ = cat.WRONG[wrong]
+        _assert_rejects(f"check_{task}", impl_wrong, pattern, capfd)
+
+
+def test_without_the_stand_ins_the_broken_earlier_task_would_fail_the_net():
+    """The substitution is what keeps SmallCNN's points: the same check body without it fails."""
+    from grader_tests.cnn import small_cnn
+
+    broken = {
+        "conv_forward_im2col": catalogue.conv_fast_fwd_reshape_no_transpose,
+        "conv_backward_im2col": catalogue.conv_fast_bwd_dout_plain_reshape,
+    }
+    with substituted(catalogue.SmallCNN, broken), pytest.raises(REAL_ASSERTION_ERROR):
+        small_cnn._check_net_case(catalogue.SmallCNN, (3, 4), 3, 2, seed=0)
 
 
 # --- Keras (local catalogue) -----------------------------------------------------------------
