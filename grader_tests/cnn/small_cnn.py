@@ -41,6 +41,7 @@ from course_utils.grading import (
 )
 from course_utils.layers import conv as _conv
 from course_utils.layers import pooling as _pool
+from course_utils.threads import blas_threads_for
 
 ACCURACY_THRESHOLD = 0.985
 _STAND_INS = "course_utils.grading.stand_ins"
@@ -86,7 +87,11 @@ def cnn_backward(dscores, p: dict, cache, relu_mask: bool = True) -> dict:
 
 
 def scores_of(x, p: dict, k: int, batch: int = 500) -> np.ndarray:
-    return np.concatenate([cnn_forward(x[i : i + batch], p, k)[0] for i in range(0, len(x), batch)])
+    """Scores of many images, in batches, on the course's BLAS-thread policy (one thread)."""
+    with blas_threads_for():
+        return np.concatenate(
+            [cnn_forward(x[i : i + batch], p, k)[0] for i in range(0, len(x), batch)]
+        )
 
 
 # --- reading a student's network -----------------------------------------------------------
