@@ -12,6 +12,8 @@ Assignment 02 (``numpy_layers``): ``Matmul``, ``Relu``, ``Softmax``, ``Log``,
 ``cross_entropy``, ``tf_two_layer_net_class``. Assignment 03 (``backprop``): ``Value`` (the
 micrograd engine with every operation of the notebook), ``value_mul`` (its ``__mul__``, to
 install on a student's ``Value`` class), ``ThreeLayerNetLoss`` (``ThreeLayerNet.loss``).
+Assignment 06 (``cnn``): ``im2col``, ``col2im`` (the notebook's (c, p, q) column order),
+``conv_forward_im2col``, ``conv_backward_im2col`` (int stride and pad, as the notebook asks).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import math
 import numpy as np
 
 from course_utils.functional import log_softmax, sigmoid
+from course_utils.layers import conv as _conv
 from course_utils.layers.base import Layer
 from course_utils.layers.core import (
     matmul_backward,
@@ -38,6 +41,10 @@ __all__ = [
     "Softmax",
     "ThreeLayerNetLoss",
     "Value",
+    "col2im",
+    "conv_backward_im2col",
+    "conv_forward_im2col",
+    "im2col",
     "cross_entropy",
     "tf_two_layer_net_class",
     "value_mul",
@@ -285,3 +292,34 @@ class ThreeLayerNetLoss:
             "b2": dscores.sum(axis=0),
         }
         return loss, grads
+
+
+# --- 06_cnn ------------------------------------------------------------------------------
+# The notebook's im2col orders a window's columns (c, p, q), like ``w[f].reshape(-1)``;
+# course_utils' orders them (p, q, c) for speed. These convert between the two.
+def im2col(x, HH, WW, stride=1, pad=0):
+    """(N * H_out * W_out, C * HH * WW): row (n, i, j) is that window, columns (c, p, q)."""
+    x = np.asarray(x)
+    C = x.shape[1]
+    cols = _conv.im2col(x, HH, WW, stride, pad)  # columns (p, q, c)
+    return np.ascontiguousarray(
+        cols.reshape(-1, HH, WW, C).transpose(0, 3, 1, 2).reshape(len(cols), -1)
+    )
+
+
+def col2im(cols, x_shape, HH, WW, stride=1, pad=0):
+    """The adjoint of ``im2col``: rows added back into their windows (overlaps add up)."""
+    cols = np.asarray(cols)
+    C = x_shape[1]
+    pqc = cols.reshape(-1, C, HH, WW).transpose(0, 2, 3, 1).reshape(len(cols), -1)
+    return _conv.col2im(np.ascontiguousarray(pqc), tuple(x_shape), HH, WW, stride, pad)
+
+
+def conv_forward_im2col(x, w, b, stride=1, pad=0):
+    """``(out, cache)`` of the convolution (cross-correlation), NCHW, w (F, C, HH, WW)."""
+    return _conv.conv_forward_im2col(x, w, b, stride, pad)
+
+
+def conv_backward_im2col(dout, cache):
+    """``(dx, dw, db)`` from ``conv_forward_im2col``'s cache."""
+    return _conv.conv_backward_im2col(dout, cache)
