@@ -28,7 +28,9 @@ from submissions.course import BIN, make_course, run
 
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::sqlalchemy.exc.SAWarning")]
 
-STUDENTS = ["partly", "raises"]
+#: A hidden check fails (one short line), a visible one fails with a long message (argmin).
+WRONG = W.Case("wrong", 0, W.answer(W.WRONG), "the accuracy of the lowest score")
+STUDENTS = ["partly", "wrong"]
 TOKEN = "course-pages-test"
 WINDOW = (1000, 800)
 #: Appended to a copy of a page: once MathJax is done, write what the page looks like.
@@ -46,6 +48,15 @@ window.addEventListener("load", () => {
       raw_latex: /\\$\\$|\\\\mathrm|\\\\frac/.test(document.body.innerText),
       pres: pres.length,
       wider_than_box: pres.filter((p) => p.scrollWidth > p.clientWidth + 1).length,
+      longest_pre_line: Math.max(0, ...pres.map((p) => {
+        const ruler = document.createElement("pre");
+        ruler.style.cssText = "position:absolute;visibility:hidden;white-space:pre;";
+        ruler.textContent = p.textContent;
+        p.parentNode.appendChild(ruler);
+        const width = ruler.scrollWidth;
+        ruler.remove();
+        return width;
+      })),
       page_width: document.documentElement.scrollWidth,
       window_width: window.innerWidth,
     });
@@ -67,7 +78,7 @@ def course(tmp_path_factory):
     root = tmp_path_factory.mktemp("pages") / "course"
     env = make_course(root, W.ASSIGNMENT, cell_timeout=40, lean=True)
     released = root / "notebooks" / W.ASSIGNMENT / f"{W.NOTEBOOK}.ipynb"
-    for case in W.CASES:
+    for case in [*W.CASES, WRONG]:
         if case.student in STUDENTS:
             W.write_case(case, released, root)
     sandbox = [] if shutil.which("bwrap") else ["--no-sandbox"]
@@ -166,12 +177,14 @@ def formulas_in(root: Path, student: str) -> int:
     return len(re.findall(r"\$\$.+?\$\$|\$[^$\n]+?\$", text, re.S))
 
 
-def assert_typeset_and_wrapped(look: dict, formulas: int) -> None:
+def assert_typeset_and_wrapped(look: dict, formulas: int, student: str) -> None:
     assert look["mathjax"], look
     assert formulas >= 1 and look["formulas"] == formulas == look["svg"], (formulas, look)
     assert not look["raw_latex"], look
     assert look["pres"] >= 1 and look["wider_than_box"] == 0, look
     assert look["page_width"] <= look["window_width"], look
+    if student == WRONG.student:  # its message, on one line, is wider than the window
+        assert look["longest_pre_line"] > look["window_width"], look
 
 
 def test_feedback_pages_load_nothing_from_the_network(course):
@@ -184,7 +197,7 @@ def test_feedback_pages_typeset_maths_and_wrap_messages_offline(course, tmp_path
     root, _ = course
     for student, page in feedback_pages(root).items():
         look = look_in_chromium(page, tmp_path, student)
-        assert_typeset_and_wrapped(look, formulas_in(root, student))
+        assert_typeset_and_wrapped(look, formulas_in(root, student), student)
 
 
 def test_formgrader_pages_load_nothing_from_the_network(formgrader_pages):
@@ -196,4 +209,4 @@ def test_formgrader_pages_typeset_maths_and_wrap_messages(course, formgrader_pag
     root, _ = course
     for student, page in formgrader_pages.items():
         look = look_in_chromium(page, tmp_path, f"formgrader-{student}")
-        assert_typeset_and_wrapped(look, formulas_in(root, student))
+        assert_typeset_and_wrapped(look, formulas_in(root, student), student)
