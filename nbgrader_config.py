@@ -4,6 +4,7 @@ import os
 
 from course_utils.environment import TF_LOG_LINE
 from course_utils.instructor.feedback import FEEDBACK_PREPROCESSORS
+from course_utils.instructor.pages import HTML_TEMPLATE_DIRS, PAGE_FILTERS
 
 c = get_config()  # noqa: F821  (injected by traitlets)
 
@@ -38,3 +39,10 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 # and the grader's traceback frames are left out of the HTML (the autograded notebook keeps
 # them). nbgrader alone shows both (nbgrader#917).
 c.GenerateFeedback.preprocessors = FEEDBACK_PREPROCESSORS
+
+# Feedback pages and Formgrader: MathJax 3 inlined from an installed package instead of a
+# CDN (formulas are typeset offline), and failure messages wrapped at the page's width
+# (course_utils/instructor/pages.py). Both pages use these templates (nbgrader's own after
+# the course's overrides).
+c.HTMLExporter.extra_template_basedirs = HTML_TEMPLATE_DIRS
+c.HTMLExporter.filters = PAGE_FILTERS

@@ -23,18 +23,14 @@ where ``tf.abs`` / ``tf.maximum`` have a kink that the exact function does not.
 
 from __future__ import annotations
 
-import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+import numpy as np
 
-from collections.abc import Callable, Sequence  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
-from typing import Any  # noqa: E402
-
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-
-from course_utils.grading import (  # noqa: E402
+from course_utils.environment import import_tensorflow
+from course_utils.grading import (
     EXTREME_LOGITS,
     GUARD,
     assert_close,
@@ -51,8 +47,13 @@ from course_utils.grading import (  # noqa: E402
     seal,
     to_array,
 )
-from course_utils.grading.remote import NotTraceable  # noqa: E402
-from course_utils.grading.tfgraph import traced_op_types  # noqa: E402
+from course_utils.grading.remote import NotTraceable
+from course_utils.grading.tfgraph import traced_op_types
+
+# Not `import tensorflow as tf`: the setup cell imports this module, and TensorFlow's
+# start-up lines (absl, oneDNN, CUDA) would land on the cell's stderr. import_tensorflow
+# loads it with those lines filtered out (it sets TF_CPP_MIN_LOG_LEVEL first).
+tf = import_tensorflow()
 
 
 # ---------------------------------------------------------------------------------------

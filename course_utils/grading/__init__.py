@@ -16,7 +16,9 @@ TensorFlow's shape errors by what their shapes say (``error_text``: element-wise
 matrix product); a failing hidden check says whether its visible twin passes (``visible``);
 a stated initial weight scale is tested statistically (``init_scale``). A check of a task
 that composes the student's earlier tasks runs it with reference answers of those in place
-(``substitute``, ``stand_ins``), so that each test cell scores its own task.
+(``substitute``, ``stand_ins``), so that each test cell scores its own task. In IPython a
+failing check is drawn as the test cell's line and the wrapped message, without the
+grader's frames (``shown_failure``).
 """
 
 from course_utils import gradcheck as _gradcheck

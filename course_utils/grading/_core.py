@@ -46,6 +46,7 @@ import numpy.random
 
 from .error_text import error_hint_line
 from .remote import Remote, RemoteCallable, _is_tf_tensor, remote_description
+from .shown_failure import attach as attach_short_traceback
 from .visible import visible_case_note
 
 __all__ = [
@@ -595,7 +596,9 @@ def _make_wrapper(f: Callable, check_name: str) -> Callable:
         except AssertionError_ as exc:
             GUARD.restore()
             note = visible_case_note(f, check_name, args, kwargs)
-            raise AssertionError_(f"{check_name}: {exc}{note}") from exc.__cause__
+            # In IPython the failure is drawn without these frames (``shown_failure``).
+            failure = attach_short_traceback(AssertionError_(f"{check_name}: {exc}{note}"))
+            raise failure from exc.__cause__
         GUARD.restore()
         _emit(check_name)
 
