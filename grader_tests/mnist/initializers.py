@@ -107,11 +107,13 @@ def _check_xavier(fn, fan_in, fan_out) -> None:
     limit = math.sqrt(6.0 / (fan_in + fan_out))
     factors = {"fan_in": fan_in, "fan_out": fan_out}
     top = float(np.max(np.abs(w)))
-    if top > limit * (1 + 1e-9):
+    ratio = top / limit
+    if abs(ratio - 1 / math.sqrt(3.0)) < 1e-3:  # the range is the stated std, not the limit
         fail(
-            f"{label}: some weights reach |w| = {top:.4g}, beyond the limit a = √(6/(fan_in + "
-            f"fan_out)) = {limit:.4g}: draw rng.uniform(-a, a, size=(fan_in, fan_out))"
-            + (f"; {top / limit:.3g} × a" if top < 10 * limit else "")
+            f"{label}: the weights lie in [-{top:.4g}, {top:.4g}], 1/√3 × the limit "
+            f"a = √(6/(fan_in + fan_out)) = {limit:.4g}: you used the standard deviation "
+            f"√(2/(fan_in + fan_out)) as the limit; a uniform on [-a, a] has standard "
+            f"deviation a/√3, so a = √3 × that"
         )
     _check_moments(
         w,
@@ -121,6 +123,11 @@ def _check_xavier(fn, fan_in, fan_out) -> None:
         factors,
         normal=False,
     )
+    if top > limit * (1 + 1e-9):
+        fail(
+            f"{label}: some weights reach |w| = {top:.4g}, beyond the limit a = √(6/(fan_in + "
+            f"fan_out)) = {limit:.4g}: draw rng.uniform(-a, a, size=(fan_in, fan_out))"
+        )
     if top < limit * (1 - 2e-4):
         fail(
             f"{label}: the largest |w| of {w.size} draws is {top:.5g}, clearly below the limit "
@@ -155,7 +162,8 @@ def check_initializers_hidden(he_normal, xavier_uniform) -> None:
     """Hidden: other, random shapes (fan_out > fan_in, non-square, tall), seeds."""
     _preamble(he_normal, xavier_uniform)
     rng = np.random.default_rng()
-    fan_in, fan_out = int(rng.integers(150, 400)), int(rng.integers(400, 800))
+    fan_in = int(rng.integers(150, 300))
+    fan_out = int(fan_in * rng.uniform(2.6, 3.4))  # not 2 fan_in: √(2/fan_out) ≠ √(1/fan_in)
     _check_he(he_normal, fan_in, fan_out)
     _check_xavier(xavier_uniform, fan_in, fan_out)
     _check_he(he_normal, 1000, 100)

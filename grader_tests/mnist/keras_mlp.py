@@ -77,7 +77,8 @@ def _structure(fn, hidden, d, c, seed) -> None:
         if np.any(b != 0):
             fail(f"{label}: the bias of Dense layer {i} should start at zero")
         std, want_std = float(w.std()), float(np.sqrt(2.0 / w.shape[0]))
-        if w.size >= 500 and not 0.75 * want_std < std < 1.25 * want_std:
+        tol = 0.01 + 6.0 / np.sqrt(2.0 * w.size)  # 6 standard errors of a std estimate
+        if w.size >= 500 and abs(std / want_std - 1.0) > tol:
             fail(
                 f"{label}: Dense layer {i} starts with weights of standard deviation "
                 f"{std:.3g}, He-normal gives about √(2/{w.shape[0]}) = {want_std:.3g}: pass "

@@ -13,6 +13,7 @@ import numpy as np
 from course_utils.grading import (
     assert_close,
     assert_layer_gradients,
+    assign_student_array,
     call_student,
     check,
     describe_value,
@@ -82,6 +83,8 @@ def _check_init(Linear, d, m, seed) -> None:
 def _check_case(Linear, n, d, m, seed, rng) -> None:
     label = f"Linear({d}, {m}) on x of shape ({n}, {d})"
     layer, W, b = _build(Linear, d, m, seed, f"`Linear({d}, {m}, rng)`")
+    b = rng.standard_normal(m)  # a trained bias is not zero: give it values to see it
+    assign_student_array(layer, [("attr", "params"), ("item", "b")], b)
     x = rng.standard_normal((n, d))
     out = call_student(layer.forward, x, label=f"`{label}.forward`")
     expected = x @ W + b
@@ -120,6 +123,14 @@ def _check_case(Linear, n, d, m, seed, rng) -> None:
     if gW.shape != (d, m):
         extra = " (transposed: x.T @ dout, not dout.T @ x)" if gW.shape == (m, d) else ""
         fail(f"{label}: grads['W'] should have shape ({d}, {m}) like W, got {gW.shape}{extra}")
+    call_student(layer.backward, dout, label=f"`{label}.backward`")
+    again = to_array(layer.grads["W"], "grads['W']")
+    if again.shape == gW.shape and np.allclose(again, 2 * gW, rtol=1e-9, atol=1e-12):
+        fail(
+            f"{label}: a second backward(dout) after the same forward doubled grads['W']: "
+            f"backward must SET the gradients (self.grads['W'] = ...), not add to them (+=); "
+            f"each batch's step needs that batch's gradient only"
+        )
     assert_layer_gradients(layer, x, dout, tol=1e-6, label=label)
 
 
@@ -149,7 +160,7 @@ def check_linear_hidden(Linear) -> None:
     with substituted(Linear, _initialisers()):
         _check_init(Linear, int(rng.integers(20, 60)), int(rng.integers(5, 40)), 3)
         for n, d, m in [
-            (int(rng.integers(2, 12)), int(rng.integers(2, 9)), int(rng.integers(2, 7))),
+            (int(rng.integers(3, 12)), int(rng.integers(2, 9)), int(rng.integers(2, 7))),
             (1, 6, 2),
             (7, 3, 1),
             (3, 20, 4),

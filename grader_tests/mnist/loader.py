@@ -288,6 +288,7 @@ def check_data_loader_hidden(DataLoader) -> None:
     )
     _case(DataLoader, 96, 4, 16, 7, rng)  # N a multiple of the batch size
     _case(DataLoader, 96, 4, 16, 7, rng, drop_last=True)
+    _case(DataLoader, 100, 3, 7, 2, rng, drop_last=True)
     _case(DataLoader, 9, 2, 1, 3, rng)  # batch size 1
     _case(DataLoader, 10, 2, 25, 1, rng)  # one partial batch
     _case(DataLoader, 57, 3, 8, 11, rng, dtype=np.float32, one_hot=True)
