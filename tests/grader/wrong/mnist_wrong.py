@@ -953,7 +953,12 @@ TRAIN_WRONG = {
 # Task 7: build_keras_mlp
 # =========================================================================================
 def _keras():
-    import keras  # only where needed: importing TensorFlow costs seconds
+    """Keras, through the course's quiet TensorFlow import (only where needed: it costs
+    seconds, and a bare ``import keras`` prints TensorFlow's start-up log to stderr)."""
+    from course_utils.environment import import_tensorflow
+
+    import_tensorflow()
+    import keras
 
     return keras
 
