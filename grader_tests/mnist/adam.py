@@ -183,10 +183,12 @@ def _diagnose(Adam, p0, grads, kwargs, got, expected, t, i, label) -> str:
     if t == 1:
         sentences = explain_difference(step_got, step_exp, factors=_factors(lr, beta1, beta2))
         hint = " ".join(sentences)
-        if not hint:
-            g = np.asarray(grads[0][i], dtype=np.float64)
-            if np.allclose(step_got, -lr * g, rtol=1e-4, atol=1e-15):
-                hint = "the first step is -lr * g: plain SGD, the moments are not used"
+        g = np.asarray(grads[0][i], dtype=np.float64)
+        if not hint and np.allclose(step_got, -lr * g, rtol=1e-4, atol=1e-15):
+            hint = "the first step is -lr * g: plain SGD, the moments are not used"
+        structure = _first_step_structure(step_got, g, lr, eps)
+        if structure and "plain SGD" not in hint:
+            hint = f"{hint}; {structure}" if hint else structure
         return f"{msg} already in the FIRST step (size {np.abs(step_exp).max():.3g} expected)." + (
             f"\nHint: {hint}" if hint else
             "\nHint: at t = 1, m = (1 - beta1) g, v = (1 - beta2) g², so the step is "
@@ -196,6 +198,52 @@ def _diagnose(Adam, p0, grads, kwargs, got, expected, t, i, label) -> str:
         f"{msg}; the first step is right, so the update rule is, but what is carried from "
         f"step to step is not: m and v (which beta goes with which moment, g vs g**2), or t "
         f"(one increment per step, used in both bias corrections)"
+    )
+
+
+def _first_step_structure(step: np.ndarray, g: np.ndarray, lr: float, eps: float) -> str:
+    """What the shape of a wrong first step says. At t = 1 Adam moves every entry by about
+    lr against the sign of its gradient, whatever the gradient's size (m / sqrt(v) =
+    g / |g|), as long as |g| is well above eps."""
+    big = np.abs(g) > 1e3 * eps
+    if big.sum() < 2:
+        if np.all(np.abs(g) < 100 * eps):
+            return (
+                "these gradients are about as small as eps, so the place of eps decides the "
+                "step: that is where eps acts. Keras adds eps to sqrt(v) itself: p -= lr_t * "
+                "m / (sqrt(v) + eps), not sqrt(v + eps), and not to the bias-corrected "
+                "sqrt(v_hat)"
+            )
+        return ""
+    size = np.abs(step[big]) / lr
+    if not np.all(np.sign(step[big]) == -np.sign(g[big])):
+        return "some entries of the first step do not go against their gradient's sign"
+    dev = 1.0 - size
+    if float(np.median(np.abs(dev))) < 1e-2:  # about lr: only the small entries are off
+        rank_dev = np.argsort(np.argsort(dev))
+        rank_small = np.argsort(np.argsort(-np.abs(g[big])))
+        if np.std(dev) > 0 and float(np.corrcoef(rank_dev, rank_small)[0, 1]) > 0.9:
+            return (
+                "your first step is within 1 % of lr but falls short more, the smaller the "
+                "gradient entry: that is where eps acts. Keras adds eps to sqrt(v) itself: "
+                "p -= lr_t * m / (sqrt(v) + eps), not sqrt(v + eps), and not to the "
+                "bias-corrected sqrt(v_hat)"
+            )
+    spread = float(np.std(np.log(size)))
+    if spread < 1e-3 and abs(float(np.mean(size)) - 1.0) > 1e-2:
+        return (
+            f"every entry of your first step has the same size, {float(np.mean(size)):.4g} × "
+            f"lr, where Adam's is 1 × lr (m = (1 - beta1) g and v = (1 - beta2) g² cancel "
+            f"against the bias correction): check which beta goes with which moment, and "
+            f"the bias correction"
+        )
+    slope = float(np.polyfit(np.log(np.abs(g[big])), np.log(size), 1)[0])
+    if abs(slope) < 0.05:
+        return ""
+    return (
+        f"the size of your first step grows like |g|^{slope:.2f} with the gradient, where "
+        f"Adam's does not depend on |g| at all (m / sqrt(v) = g / |g| at t = 1): v must "
+        f"average g**2 and the update divide m by sqrt(v)"
     )
 
 

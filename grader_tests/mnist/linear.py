@@ -159,8 +159,11 @@ def check_linear_hidden(Linear) -> None:
     rng = np.random.default_rng()
     with substituted(Linear, _initialisers()):
         _check_init(Linear, int(rng.integers(20, 60)), int(rng.integers(5, 40)), 3)
+        m0 = int(rng.integers(2, 7))
+        n0 = int(rng.choice([k for k in range(3, 12) if k != m0]))  # N != M: axes differ
+        d0 = int(rng.choice([k for k in range(2, 9) if k not in (m0, n0)]))
         for n, d, m in [
-            (int(rng.integers(3, 12)), int(rng.integers(2, 9)), int(rng.integers(2, 7))),
+            (n0, d0, m0),
             (1, 6, 2),
             (7, 3, 1),
             (3, 20, 4),

@@ -155,6 +155,12 @@ def _case(DataLoader, n, d, batch_size, seed, rng, *, drop_last=False, dtype=np.
     _check_len(loader, n, batch_size, drop_last, label)
     runs = _epochs(loader, epochs, label)
     if len(runs[0]) == 0:
+        if n < batch_size and not drop_last:
+            fail(
+                f"{label}: iterating the loader gave no batches: with N = {n} < batch_size, "
+                f"the last, partial batch of {n} samples is missing, and it is the only one "
+                f"(keep it unless drop_last=True)"
+            )
         fail(f"{label}: iterating the loader gave no batches (does __iter__ yield?)")
     orders = []
     for e, epoch in enumerate(runs, start=1):
@@ -277,15 +283,9 @@ def check_data_loader_hidden(DataLoader) -> None:
     float32 X, (N, 2) targets."""
     _preamble(DataLoader)
     rng = np.random.default_rng(int(np.random.SeedSequence().entropy % 2**32))
-    n = int(rng.integers(40, 300))
-    _case(
-        DataLoader,
-        n,
-        int(rng.integers(2, 6)),
-        int(rng.integers(3, 17)),
-        int(rng.integers(100)),
-        rng,
-    )
+    n, b = int(rng.integers(40, 300)), int(rng.integers(3, 17))
+    n += 1 if n % b == 0 else 0  # a partial last batch
+    _case(DataLoader, n, int(rng.integers(2, 6)), b, int(rng.integers(100)), rng)
     _case(DataLoader, 96, 4, 16, 7, rng)  # N a multiple of the batch size
     _case(DataLoader, 96, 4, 16, 7, rng, drop_last=True)
     _case(DataLoader, 100, 3, 7, 2, rng, drop_last=True)

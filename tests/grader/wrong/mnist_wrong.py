@@ -323,13 +323,6 @@ def xavier_zero_to_a(fan_in, fan_out, rng):
     return rng.uniform(0, a, size=(fan_in, fan_out))
 
 
-def _pair(he=he_normal, xavier=xavier_uniform):
-    def both():
-        return he, xavier
-
-    return (he, xavier)
-
-
 INIT_CORRECT = [(he_normal, xavier_uniform), (he_standard_normal, xavier_from_random)]
 INIT_WRONG = {
     "he_fan_out": ((he_fan_out, xavier_uniform), r"matches the scale √\(2/fan_out\)", INIT_BOTH),
@@ -510,7 +503,11 @@ LINEAR_WRONG = {
         LINEAR_BOTH,
     ),  # fmt: skip
     "bias_grad_axis1": (LinearBiasAxis1, r"wrong axis", LINEAR_BOTH),
-    "dW_transposed": (LinearDWTransposed, r"transposed: x.T @ dout", LINEAR_BOTH),
+    "dW_transposed": (
+        LinearDWTransposed,
+        r"transposed: x.T @ dout|transpose of the expected",
+        LINEAR_BOTH,
+    ),
     "dW_over_N": (LinearDWOverN, r"(?s)gradient W is wrong.*N = \d+ times too small", LINEAR_BOTH),
     "no_bias_in_forward": (LinearNoBias, r"forward\(x\)", LINEAR_BOTH),
     "bias_not_zero": (LinearRandomBias, r"bias should start at zero", LINEAR_BOTH),
@@ -791,13 +788,13 @@ ADAM_WRONG = {
     ),  # fmt: skip
     "t_per_parameter": (AdamTPerParameter, r"ALONE.*count t once per step", ADAM_BOTH),
     "shared_moments": (AdamSharedMoments, r"ALONE.*one m and one v PER", ADAM_BOTH),
-    "eps_inside_sqrt": (AdamEpsInsideSqrt, r"FIRST step", ADAM_BOTH),
-    "textbook_eps": (AdamTextbookEps, r"FIRST step", ADAM_BOTH),
-    "betas_swapped": (AdamBetasSwapped, r"FIRST step", ADAM_BOTH),
+    "eps_inside_sqrt": (AdamEpsInsideSqrt, r"(?s)FIRST step.*that is where eps acts", ADAM_BOTH),
+    "textbook_eps": (AdamTextbookEps, r"(?s)FIRST step.*that is where eps acts", ADAM_BOTH),
+    "betas_swapped": (AdamBetasSwapped, r"(?s)same size, [\d.]+ × lr.*which beta goes", ADAM_BOTH),
     "not_in_place": (AdamNotInPlace, r"never changed: update them IN PLACE", ADAM_BOTH),
     "uphill": (AdamUphill, r"goes uphill", ADAM_BOTH),
     "plain_sgd": (AdamPlainSGD, r"plain SGD", ADAM_BOTH),
-    "v_not_squared": (AdamVNotSquared, r"FIRST step", ADAM_BOTH),
+    "v_not_squared": (AdamVNotSquared, r"(?s)grows like \|g\|\^0.50.*average g\*\*2", ADAM_BOTH),
     "state_reset_each_step": (
         AdamStateReset,
         r"first step is right.*carried from step",
