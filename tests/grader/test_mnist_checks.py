@@ -23,6 +23,18 @@ catalogue, catalogue_server, cat = catalogue_namespaces(
 )
 
 REAL_ASSERTION_ERROR = AssertionError
+
+
+@pytest.fixture(autouse=True)
+def _one_blas_thread():
+    """The training checks train small MLPs: on one BLAS thread, as the notebook does (two
+    spinning threads make them several times slower on a busy machine)."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
+
+
 _NAMES = {
     "data_loader": ("LOADER_CORRECT", "LOADER_WRONG"),
     "initializers": ("INIT_CORRECT", "INIT_WRONG"),

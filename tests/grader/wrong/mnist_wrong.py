@@ -17,6 +17,11 @@ import time
 
 import numpy as np
 
+if __name__.endswith("_remote"):  # the grading-link server: train on one BLAS thread, as the
+    from threadpoolctl import threadpool_limits  # notebook does (two spin on a busy machine)
+
+    threadpool_limits(limits=1, user_api="blas")
+
 LOADER_BOTH = ("check_data_loader", "check_data_loader_hidden")
 INIT_BOTH = ("check_initializers", "check_initializers_hidden")
 LINEAR_BOTH = ("check_linear", "check_linear_hidden")
@@ -915,7 +920,8 @@ def train_mlp_sequential_style(X_train, y_train, X_test=None, y_test=None, hidde
 
 TRAIN_CORRECT = [make_train_mlp(), train_mlp_sequential_style]
 TRAIN_WRONG = {
-    "no_relu_mask": (make_train_mlp("no_relu_mask"), r"fits only|classifies only", TRAIN_BOTH),
+    # without the ReLU mask a wide net may still fit 64 images: only the visible case is sure
+    "no_relu_mask": (make_train_mlp("no_relu_mask"), r"fits only|classifies only", TRAIN_VISIBLE),
     "softmax_before_loss": (
         make_train_mlp("softmax_before_loss"),
         r"fits only|classifies only",
