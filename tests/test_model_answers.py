@@ -1,8 +1,9 @@
 """End to end: each assignment's model answers, submitted as a student would, get every point.
 
-The released student notebook of 02, 03 and 04 gets the solution's answer cells back and
-goes through `course autograde` (sandboxed kernel, verdicts in the grader), the three
-assignments at once in their own course roots. Every test cell must earn its full points:
+The released student notebook of 02, 03, 04 and 05 gets the solution's answer cells back
+and goes through `course autograde` (sandboxed kernel, verdicts in the grader), the four
+assignments at once in their own course roots (05 alone took 148 s on a loaded 2-core
+machine: two MNIST trainings). Every test cell must earn its full points:
 a check that mistakes the course's own code (its data, its set-up cell) for the
 student's, or that cannot reach the kernel, shows here as a lost cell. 00 and 01 are
 graded the same way in test_pipeline.py ("correct", "tf_correct").
@@ -21,7 +22,7 @@ from submissions.course import BIN, make_course
 
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::sqlalchemy.exc.SAWarning")]
 
-ASSIGNMENTS = ["02_numpy_layers", "03_backprop", "04_iris"]
+ASSIGNMENTS = ["02_numpy_layers", "03_backprop", "04_iris", "05_mnist"]
 
 
 def _submit_model_answers(root: Path, assignment: str) -> None:

@@ -12,7 +12,16 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["BackwardRecorder", "CallRecorder", "RecordingNet", "make_rng"]
+__all__ = [
+    "BackwardRecorder",
+    "CallRecorder",
+    "RecordingNet",
+    "length",
+    "loader_epochs",
+    "loader_peak_bytes",
+    "make_rng",
+    "optimizer_trajectory",
+]
 
 
 class BackwardRecorder:
@@ -111,3 +120,57 @@ class RecordingNet:
         self.grads["b"] = dz.sum(axis=0)
         self.grads_at_backward.append({k: v.copy() for k, v in self.grads.items()})
         return dz @ self.params["w"].T
+
+
+def loader_epochs(loader, num_epochs: int) -> list:
+    """``num_epochs`` passes over a student's loader: per epoch, the list of its batches
+    (copies of ``(X_batch, y_batch)``). Each pass is one ``iter(loader)``, as a training
+    loop's ``for X_batch, y_batch in loader`` does."""
+    return [
+        [tuple(np.array(part, copy=True) for part in batch) for batch in loader]
+        for _ in range(num_epochs)
+    ]
+
+
+def loader_peak_bytes(loader) -> int:
+    """Bytes allocated at most at once while a loader yields the batches AFTER its first.
+
+    A loader that copies the whole dataset for every batch (``X[perm][i:j]``) allocates
+    ``X.nbytes`` again and again; one that permutes indices allocates about a batch. A copy
+    made once per epoch, before the first batch, is not counted.
+    """
+    import tracemalloc
+
+    iterator = iter(loader)
+    next(iterator, None)
+    tracing = tracemalloc.is_tracing()
+    if not tracing:
+        tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
+        for _ in iterator:
+            pass
+        return int(tracemalloc.get_traced_memory()[1] - base)
+    finally:
+        if not tracing:
+            tracemalloc.stop()
+
+
+def length(obj) -> int:
+    """``len(obj)`` where ``obj`` lives (a student's ``__len__`` runs in its kernel)."""
+    return len(obj)
+
+
+def optimizer_trajectory(Optimizer, params, grads, kwargs) -> list:
+    """Drive a student's optimiser as a training loop does: ``opt = Optimizer(params,
+    **kwargs)``, then ``opt.step(g)`` for each list ``g`` of ``grads``. Returns, after each
+    step, copies of the arrays that were handed to it (a layer keeps reading THOSE arrays,
+    so an optimiser must update them in place)."""
+    params = [np.array(p, copy=True) for p in params]
+    optimizer = Optimizer(params, **kwargs)
+    out = []
+    for step in grads:
+        optimizer.step([np.array(g, copy=True) for g in step])
+        out.append([p.copy() for p in params])
+    return out

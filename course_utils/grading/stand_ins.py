@@ -12,6 +12,8 @@ Assignment 02 (``numpy_layers``): ``Matmul``, ``Relu``, ``Softmax``, ``Log``,
 ``cross_entropy``, ``tf_two_layer_net_class``. Assignment 03 (``backprop``): ``Value`` (the
 micrograd engine with every operation of the notebook), ``value_mul`` (its ``__mul__``, to
 install on a student's ``Value`` class), ``ThreeLayerNetLoss`` (``ThreeLayerNet.loss``).
+Assignment 05 (``mnist``): ``DataLoader``, ``he_normal``, ``xavier_uniform``, ``Linear``,
+``softmax_cross_entropy``, ``Adam``.
 Assignment 06 (``cnn``): ``im2col``, ``col2im`` (the notebook's (c, p, q) column order),
 ``conv_forward_im2col``, ``conv_backward_im2col`` (int stride and pad, as the notebook asks).
 """
@@ -35,6 +37,9 @@ from course_utils.layers.core import (
 )
 
 __all__ = [
+    "Adam",
+    "DataLoader",
+    "Linear",
     "Log",
     "Matmul",
     "Relu",
@@ -46,8 +51,11 @@ __all__ = [
     "conv_forward_im2col",
     "im2col",
     "cross_entropy",
+    "he_normal",
+    "softmax_cross_entropy",
     "tf_two_layer_net_class",
     "value_mul",
+    "xavier_uniform",
 ]
 
 
@@ -292,6 +300,92 @@ class ThreeLayerNetLoss:
             "b2": dscores.sum(axis=0),
         }
         return loss, grads
+
+
+# --- 05_mnist ----------------------------------------------------------------------------
+# The notebook's interfaces: ``DataLoader(X, y, batch_size, shuffle=True, seed=None,
+# drop_last=False)``, ``he_normal(fan_in, fan_out, rng)``, ``xavier_uniform(fan_in,
+# fan_out, rng)``, ``Linear(in_features, out_features, rng=None, init=None,
+# dtype=np.float64)`` with params/grads {"W", "b"}, ``softmax_cross_entropy(logits, y)`` and
+# ``Adam(params, lr, beta1, beta2, eps).step(grads)`` over lists of arrays (Keras' formula).
+class DataLoader:
+    """Mini-batches of (X, y): a new permutation per epoch from a generator seeded once."""
+
+    def __init__(self, X, y, batch_size, shuffle=True, seed=None, drop_last=False):
+        from course_utils.data import DataLoader as _Loader
+
+        self._loader = _Loader(
+            X, y, batch_size=batch_size, shuffle=shuffle, drop_last=drop_last, seed=seed
+        )
+        self.X, self.y, self.batch_size = X, y, batch_size
+
+    def __len__(self):
+        return len(self._loader)
+
+    def __iter__(self):
+        return iter(self._loader)
+
+
+def he_normal(fan_in, fan_out, rng):
+    """(fan_in, fan_out) weights ~ N(0, 2 / fan_in), drawn from ``rng``."""
+    return rng.normal(0.0, math.sqrt(2.0 / fan_in), size=(fan_in, fan_out))
+
+
+def xavier_uniform(fan_in, fan_out, rng):
+    """(fan_in, fan_out) weights ~ U(-a, a), a = sqrt(6 / (fan_in + fan_out))."""
+    limit = math.sqrt(6.0 / (fan_in + fan_out))
+    return rng.uniform(-limit, limit, size=(fan_in, fan_out))
+
+
+class Linear:
+    """out = x @ W + b; W from ``init`` (default ``he_normal``), b = 0."""
+
+    def __init__(self, in_features, out_features, rng=None, init=None, dtype=np.float64):
+        from course_utils.layers.core import affine_backward, affine_forward
+
+        self._fwd, self._bwd = affine_forward, affine_backward
+        rng = np.random.default_rng() if rng is None else rng
+        init = he_normal if init is None else init
+        self.params = {
+            "W": np.asarray(init(in_features, out_features, rng), dtype=dtype),
+            "b": np.zeros(out_features, dtype=dtype),
+        }
+        self.grads = {}
+
+    def forward(self, x):
+        out, self._cache = self._fwd(x, self.params["W"], self.params["b"])
+        return out
+
+    def backward(self, dout):
+        dx, self.grads["W"], self.grads["b"] = self._bwd(dout, self._cache)
+        return dx
+
+
+def softmax_cross_entropy(logits, y):
+    """(mean cross-entropy, dlogits) for (N, C) logits and (N,) int labels."""
+    from course_utils.losses import softmax_cross_entropy as _sce
+
+    return _sce(logits, np.asarray(y))
+
+
+class Adam:
+    """Keras' Adam over a list of arrays, updated in place by ``step(grads)``."""
+
+    def __init__(self, params, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-7):
+        self.params = list(params)
+        self.lr, self.beta1, self.beta2, self.eps = lr, beta1, beta2, eps
+        self.m = [np.zeros_like(p) for p in self.params]
+        self.v = [np.zeros_like(p) for p in self.params]
+        self.t = 0
+
+    def step(self, grads):
+        self.t += 1
+        lr_t = self.lr * math.sqrt(1 - self.beta2**self.t) / (1 - self.beta1**self.t)
+        for p, g, m, v in zip(self.params, grads, self.m, self.v, strict=True):
+            g = np.asarray(g, dtype=p.dtype)
+            m += (1 - self.beta1) * (g - m)
+            v += (1 - self.beta2) * (g * g - v)
+            p -= lr_t * m / (np.sqrt(v) + self.eps)
 
 
 # --- 06_cnn ------------------------------------------------------------------------------

@@ -103,7 +103,6 @@ class _Notebook:
                 if isinstance(child, ast.stmt):
                     self._top_level(child, lines)
 
-
     def _module_alias(self, node: ast.AST) -> bool:
         """``name = f()`` for an ``f`` of MODULE_RETURNING: record ``name`` as that module."""
         if not (isinstance(node, ast.Assign) and len(node.targets) == 1):

@@ -174,3 +174,79 @@ def test_backprop_train_keeps_its_points(broken, cat, capfd):
     own, later = NET_BROKEN[broken]
     verdicts = _verdicts(backprop, own + later, lambda _: (nb.ThreeLayerNet,))
     _assert_cascade(verdicts, own, later, capfd)
+
+
+# --- 05_mnist --------------------------------------------------------------------------
+MNIST_LATER = {
+    # broken task -> the later tasks that compose it (their checks must pass)
+    "data_loader": ["train_mlp"],
+    "initializers": ["linear", "train_mlp"],
+    "linear": ["train_mlp"],
+    "softmax_cross_entropy": ["train_mlp"],
+    "adam": ["train_mlp"],
+}
+
+
+def _mnist_args(nb):
+    def args(check_name: str):
+        task = check_name.removeprefix("check_").removesuffix("_hidden")
+        return {
+            "data_loader": (nb.DataLoader,),
+            "initializers": (nb.he_normal, nb.xavier_uniform),
+            "linear": (nb.Linear,),
+            "softmax_cross_entropy": (nb.softmax_cross_entropy,),
+            "adam": (nb.Adam,),
+            "train_mlp": (nb.train_mlp,),
+        }[task]
+
+    return args
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not mnist_available(), reason="MNIST files not found")
+@pytest.mark.parametrize("broken", list(MNIST_LATER))
+def test_mnist_later_tasks_keep_their_points(broken, cat, capfd):
+    from grader_tests import mnist
+
+    nb = cat.mnist(broken)
+    own, later = _both(broken), _both(*MNIST_LATER[broken])
+    verdicts = _verdicts(mnist, own + later, _mnist_args(nb))
+    _assert_cascade(verdicts, own, later, capfd)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not mnist_available(), reason="MNIST files not found")
+@pytest.mark.parametrize(("broken", "named"), [("linear", "Linear"), ("adam", "Adam")])
+def test_mnist_accuracy_failure_names_the_broken_task(broken, named, cat, capfd):
+    """The trained network is the composition alone: a network that misses 98 % (here,
+    trained for one epoch on 640 images) is blamed on the earlier task that fails."""
+    from grader_tests import mnist
+
+    nb = cat.mnist(broken)
+    X, y = mnist._common.mnist_test.train_subset()
+    layers, history = nb.train_mlp(X[:640], y[:640], epochs=1, verbose=False)
+    earlier = [nb.DataLoader, nb.he_normal, nb.xavier_uniform, nb.Linear,
+               nb.softmax_cross_entropy, nb.Adam, nb.train_mlp]  # fmt: skip
+    with pytest.raises(REAL_ASSERTION_ERROR) as info:
+        mnist.check_mlp_accuracy(layers, history, earlier=earlier)
+    message = str(info.value)
+    assert "below the required 98%" in message, message
+    assert f"your {named} fails its test" in message, message
+    assert "your train_mlp fails" not in message, message
+    assert capfd.readouterr().err == ""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not mnist_available(), reason="MNIST files not found")
+def test_mnist_accuracy_of_a_correct_but_short_training_blames_no_task(cat, capfd):
+    from grader_tests import mnist
+
+    nb = cat.mnist(None)
+    X, y = mnist._common.mnist_test.train_subset()
+    layers, history = nb.train_mlp(X[:640], y[:640], epochs=1, verbose=False)
+    earlier = [nb.DataLoader, nb.he_normal, nb.xavier_uniform, nb.Linear,
+               nb.softmax_cross_entropy, nb.Adam, nb.train_mlp]  # fmt: skip
+    with pytest.raises(REAL_ASSERTION_ERROR) as info:
+        mnist.check_mlp_accuracy(layers, history, earlier=earlier)
+    message = str(info.value)
+    assert "below the required 98%" in message and "fails its test" not in message, message

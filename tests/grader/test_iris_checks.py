@@ -27,9 +27,7 @@ _NAMES = {
     "build_numpy_model": ("NUMPY_CORRECT", "NUMPY_WRONG"),
     "build_keras_model": ("KERAS_CORRECT", "KERAS_WRONG"),
 }
-TASKS = {
-    task: (getattr(catalogue, c), getattr(catalogue, w)) for task, (c, w) in _NAMES.items()
-}
+TASKS = {task: (getattr(catalogue, c), getattr(catalogue, w)) for task, (c, w) in _NAMES.items()}
 
 
 def _tasks(ns) -> dict:

@@ -36,6 +36,11 @@ def _softmax_probes():
     for (logits, labels), _, case, flags in tf_basics._softmax_ce_cases():
         if flags.get("extreme"):
             probes.append((f"tf_basics softmax_ce {case}", logits, labels))
+    from grader_tests.mnist import loss as mnist_loss
+
+    for n, c in ((5, 3), (9, 10)):  # the ±1000 probes of check_softmax_cross_entropy(_hidden)
+        logits, labels = mnist_loss._extreme(n, c, np.random.default_rng(0))
+        probes.append((f"mnist softmax_cross_entropy ±1000 ({n} x {c})", logits, labels))
     return probes
 
 

@@ -111,3 +111,39 @@ def three_layer_net(broken: str | None = None) -> SimpleNamespace:
     wrong = _catalogue("backprop_wrong")
     bug = THREE_LAYER_NET_BROKEN[broken] if broken else None
     return SimpleNamespace(ThreeLayerNet=wrong.make_net_class(bug))
+
+
+#: broken task -> (notebook names, entry of mnist_wrong.py's catalogue of that task).
+MNIST_BROKEN = {
+    "data_loader": (("DataLoader",), "LOADER_WRONG", "y_not_shuffled"),
+    "initializers": (("he_normal", "xavier_uniform"), "INIT_WRONG", "he_fan_out"),
+    "linear": (("Linear",), "LINEAR_WRONG", "bias_grad_mean"),
+    "softmax_cross_entropy": (("softmax_cross_entropy",), "LOSS_WRONG", "grad_no_onehot"),
+    "adam": (("Adam",), "ADAM_WRONG", "no_bias_correction"),
+}
+
+
+def mnist(broken: str | None = None) -> SimpleNamespace:
+    """05's answers as the notebook defines them (and its given MLP helpers), with task
+    ``broken`` wrong: ``train_mlp`` then finds the wrong piece under its notebook name."""
+    import time
+
+    ns = {"np": np, "time": time, "__name__": "notebook_05"}
+    cells = json.loads((SOLUTIONS / "05_mnist" / "mnist.ipynb").read_text())["cells"]
+    for cell in cells:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if cell["cell_type"] == "code" and (
+            meta.get("solution") or meta.get("grade_id") == "mlp_given"
+        ):
+            source = "".join(cell["source"])
+            if "keras" in source:  # build_keras_mlp: not needed here
+                continue
+            exec(compile(source, "<05_mnist answer cell>", "exec"), ns)  # noqa: S102
+    if broken is not None:
+        names, table, entry = MNIST_BROKEN[broken]
+        wrong = getattr(_catalogue("mnist_wrong"), table)[entry][0]
+        for name, impl in zip(names, wrong if isinstance(wrong, tuple) else (wrong,), strict=True):
+            ns[name] = impl
+    notebook = SimpleNamespace(**{k: v for k, v in ns.items() if not k.startswith("__")})
+    notebook.global_value = ns.get
+    return notebook

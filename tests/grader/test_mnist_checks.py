@@ -1,0 +1,186 @@
+"""Grader self-tests for grader_tests.mnist (assignment 05_mnist).
+
+Every check passes the alternative correct implementations, prints exactly one line and
+nothing on stderr, and rejects each known-wrong implementation of the catalogue
+``wrong/mnist_wrong.py`` with the expected diagnosis in its message, in the student's
+process and through the grading link (``remote_kernel``). The trained-network checks
+(``check_mlp_accuracy``, ``check_keras_accuracy``) are exercised in ``test_cascade.py``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from grader_tests import mnist
+
+from conftest import mnist_available
+from remote_kernel import catalogue_namespaces
+
+catalogue, catalogue_server, cat = catalogue_namespaces(
+    Path(__file__).parent / "wrong" / "mnist_wrong.py"
+)
+
+REAL_ASSERTION_ERROR = AssertionError
+
+
+@pytest.fixture(autouse=True)
+def _one_blas_thread():
+    """The training checks train small MLPs: on one BLAS thread, as the notebook does (two
+    spinning threads make them several times slower on a busy machine)."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
+
+
+_NAMES = {
+    "data_loader": ("LOADER_CORRECT", "LOADER_WRONG"),
+    "initializers": ("INIT_CORRECT", "INIT_WRONG"),
+    "linear": ("LINEAR_CORRECT", "LINEAR_WRONG"),
+    "softmax_cross_entropy": ("LOSS_CORRECT", "LOSS_WRONG"),
+    "adam": ("ADAM_CORRECT", "ADAM_WRONG"),
+    "train_mlp": ("TRAIN_CORRECT", "TRAIN_WRONG"),
+    "build_keras_mlp": ("KERAS_CORRECT", "KERAS_WRONG"),
+}
+NEEDS_MNIST = {"train_mlp"}
+NEEDS_TENSORFLOW = {"build_keras_mlp"}
+TASKS = {task: (getattr(catalogue, c), getattr(catalogue, w)) for task, (c, w) in _NAMES.items()}
+
+
+def _tasks(ns) -> dict:
+    return {task: (getattr(ns, c), getattr(ns, w)) for task, (c, w) in _NAMES.items()}
+
+
+def _args(impl) -> tuple:
+    return tuple(impl) if isinstance(impl, tuple | list) else (impl,)
+
+
+def _marks(task):
+    if task in NEEDS_MNIST:  # trains networks: seconds per case, so with the slow tests
+        return [
+            pytest.mark.slow,
+            pytest.mark.skipif(not mnist_available(), reason="MNIST files not found"),
+        ]
+    if task in NEEDS_TENSORFLOW:  # TensorFlow's import costs ~10 s per process
+        return [pytest.mark.slow]
+    return []
+
+
+def _name(impl) -> str:
+    impl = _args(impl)[0]
+    return getattr(impl, "__name__", "impl")
+
+
+CORRECT_CASES = [
+    pytest.param(
+        task,
+        i,
+        f"check_{task}{suffix}",
+        id=f"{_name(impl)}{i}-check_{task}{suffix}",
+        marks=_marks(task),
+    )  # fmt: skip
+    for task, (correct, _) in TASKS.items()
+    for i, impl in enumerate(correct)
+    for suffix in ("", "_hidden")
+]
+
+
+@pytest.mark.parametrize(("task", "index", "check_name"), CORRECT_CASES)
+def test_check_passes_correct_implementations(task, index, check_name, cat, capfd):
+    capfd.readouterr()
+    getattr(mnist, check_name)(*_args(_tasks(cat)[task][0][index]))
+    out, err = capfd.readouterr()
+    assert out == f"✔ {check_name} passed\n"
+    assert err == ""
+
+
+WRONG_CASES = [
+    pytest.param(task, name, check_name, id=f"{task}:{name}-{check_name}", marks=_marks(task))
+    for task, (_, wrong) in TASKS.items()
+    for name, (_, _, checks) in wrong.items()
+    for check_name in checks
+]
+
+
+@pytest.mark.parametrize(("task", "wrong_name", "check_name"), WRONG_CASES)
+def test_check_rejects_wrong_implementation_with_diagnosis(
+    task, wrong_name, check_name, cat, capfd
+):
+    impl, pattern, _ = _tasks(cat)[task][1][wrong_name]
+    capfd.readouterr()
+    with pytest.raises(REAL_ASSERTION_ERROR) as info:
+        getattr(mnist, check_name)(*_args(impl))
+    message = str(info.value)
+    assert message.startswith(f"{check_name}: ")
+    assert info.match(pattern), message
+    out, err = capfd.readouterr()
+    assert out == "" and err == ""
+
+
+HIDDEN_ONLY = [
+    pytest.param(task, name, id=f"{task}:{name}", marks=_marks(task))
+    for task, (_, wrong) in TASKS.items()
+    for name, (_, _, checks) in wrong.items()
+    if checks == (f"check_{task}_hidden",)
+]
+
+
+@pytest.mark.parametrize(("task", "wrong_name"), HIDDEN_ONLY)
+def test_hidden_only_entries_really_pass_the_visible_check(task, wrong_name, cat):
+    # Documents why each hidden check exists: these mistakes survive the visible one.
+    impl = _tasks(cat)[task][1][wrong_name][0]
+    getattr(mnist, f"check_{task}")(*_args(impl))
+
+
+def test_the_catalogue_is_large_enough():
+    wrong = sum(len(w) for _, w in TASKS.values())
+    assert wrong >= 40, wrong
+    assert all(len(c) >= 2 for c, _ in TASKS.values())
+
+
+def test_every_check_has_a_catalogue_or_a_cascade_test():
+    names = {n for n in dir(mnist) if n.startswith("check_")}
+    covered = {f"check_{t}{s}" for t in TASKS for s in ("", "_hidden")}
+    trained = {f"check_{t}{s}" for t in ("mlp_accuracy", "keras_accuracy") for s in ("", "_hidden")}
+    assert names == covered | trained
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "hyper",
+    [(1e-3, 0.9, 0.999, 1e-7), (0.0192922, 0.856858, 0.998934, 4.39e-8), (0.01, 0.8, 0.99, 1e-6)],
+)
+@pytest.mark.parametrize("scale", [1.0, 1e-6])
+def test_adam_reference_is_keras_adam(hyper, scale):
+    """The checks' Adam trajectory agrees with keras.optimizers.Adam within their tolerance."""
+    import numpy as np
+
+    from grader_tests.mnist import adam
+
+    rng = np.random.default_rng(0)
+    shapes = [(3, 4), (4,)]
+    p0 = [rng.standard_normal(s) for s in shapes]
+    grads = [[rng.standard_normal(s) * scale for s in shapes] for _ in range(50)]
+    ours = adam.keras_reference(p0, grads, *hyper)
+    theirs = adam.keras_trajectory(p0, grads, *hyper)
+    for t, (a, b) in enumerate(zip(ours, theirs, strict=True), start=1):
+        for p, q in zip(a, b, strict=True):
+            assert np.max(np.abs(p - q)) <= 0.1 * adam._TOL * hyper[0] * t
+
+
+@pytest.mark.slow
+def test_loss_reference_is_keras_loss():
+    """The checks' loss equals keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    to float32 precision, on the kinds of logits the checks use (±1000 included)."""
+    import numpy as np
+
+    from grader_tests.mnist import loss
+
+    rng = np.random.default_rng(1)
+    cases = [(rng.standard_normal((6, 4)) * 3, rng.integers(0, 4, 6)), loss._extreme(9, 10, rng),
+             (rng.standard_normal((4, 6)) + 500.0, rng.integers(0, 6, 4))]  # fmt: skip
+    for logits, y in cases:
+        ours, theirs = loss.reference_loss(logits, y), loss.keras_loss(logits, y)
+        assert abs(ours - theirs) <= 1e-5 * max(1.0, abs(ours)), (ours, theirs)
