@@ -28,6 +28,17 @@ def _both(*tasks: str) -> list[str]:
     return [f"check_{t}{suffix}" for t in tasks for suffix in ("", "_hidden")]
 
 
+@pytest.fixture
+def one_blas_thread():
+    """05's cases train small MLPs: on one BLAS thread, as the notebook does (with the unit
+    tests' parallel workers, two spinning OpenBLAS threads each make them several times
+    slower)."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
+
+
 def _verdicts(module, checks, args) -> dict[str, str | None]:
     """check name -> None if it passed, else its message."""
     verdicts = {}
@@ -202,7 +213,7 @@ def _mnist_args(nb):
     return args
 
 
-@pytest.mark.slow
+@pytest.mark.usefixtures("one_blas_thread")
 @pytest.mark.skipif(not mnist_available(), reason="MNIST files not found")
 @pytest.mark.parametrize("broken", list(MNIST_LATER))
 def test_mnist_later_tasks_keep_their_points(broken, cat, capfd):
@@ -214,7 +225,7 @@ def test_mnist_later_tasks_keep_their_points(broken, cat, capfd):
     _assert_cascade(verdicts, own, later, capfd)
 
 
-@pytest.mark.slow
+@pytest.mark.usefixtures("one_blas_thread")
 @pytest.mark.skipif(not mnist_available(), reason="MNIST files not found")
 @pytest.mark.parametrize(("broken", "named"), [("linear", "Linear"), ("adam", "Adam")])
 def test_mnist_accuracy_failure_names_the_broken_task(broken, named, cat, capfd):
@@ -236,7 +247,7 @@ def test_mnist_accuracy_failure_names_the_broken_task(broken, named, cat, capfd)
     assert capfd.readouterr().err == ""
 
 
-@pytest.mark.slow
+@pytest.mark.usefixtures("one_blas_thread")
 @pytest.mark.skipif(not mnist_available(), reason="MNIST files not found")
 def test_mnist_accuracy_of_a_correct_but_short_training_blames_no_task(cat, capfd):
     from grader_tests import mnist

@@ -45,7 +45,6 @@ _NAMES = {
     "build_keras_mlp": ("KERAS_CORRECT", "KERAS_WRONG"),
 }
 NEEDS_MNIST = {"train_mlp"}
-NEEDS_TENSORFLOW = {"build_keras_mlp"}
 TASKS = {task: (getattr(catalogue, c), getattr(catalogue, w)) for task, (c, w) in _NAMES.items()}
 
 
@@ -58,13 +57,10 @@ def _args(impl) -> tuple:
 
 
 def _marks(task):
-    if task in NEEDS_MNIST:  # trains networks: seconds per case, so with the slow tests
-        return [
-            pytest.mark.slow,
-            pytest.mark.skipif(not mnist_available(), reason="MNIST files not found"),
-        ]
-    if task in NEEDS_TENSORFLOW:  # TensorFlow's import costs ~10 s per process
-        return [pytest.mark.slow]
+    # Training cases take seconds each on one BLAS thread: they run with the unit tests, which
+    # pytest-xdist spreads over every core (the slow tests run one at a time).
+    if task in NEEDS_MNIST:
+        return [pytest.mark.skipif(not mnist_available(), reason="MNIST files not found")]
     return []
 
 
@@ -147,7 +143,6 @@ def test_every_check_has_a_catalogue_or_a_cascade_test():
     assert names == covered | trained
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize(
     "hyper",
     [(1e-3, 0.9, 0.999, 1e-7), (0.0192922, 0.856858, 0.998934, 4.39e-8), (0.01, 0.8, 0.99, 1e-6)],
@@ -170,7 +165,6 @@ def test_adam_reference_is_keras_adam(hyper, scale):
             assert np.max(np.abs(p - q)) <= 0.1 * adam._TOL * hyper[0] * t
 
 
-@pytest.mark.slow
 def test_loss_reference_is_keras_loss():
     """The checks' loss equals keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     to float32 precision, on the kinds of logits the checks use (±1000 included)."""
