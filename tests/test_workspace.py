@@ -62,14 +62,14 @@ def test_a_new_release_never_changes_a_students_file(release, tmp_path):
     for rel in ["00_welcome/welcome.ipynb", "03_backprop/three_layer_net.ipynb"]:
         (release / rel).write_bytes((release / rel).read_bytes() + b"\n")
     (release / "01_tf_basics" / "extra.ipynb").write_bytes(b'{"new": 1}')
-    (release / "05_mnist").mkdir()
-    (release / "05_mnist" / "mnist.ipynb").write_bytes(b'{"new": 5}')
+    (release / "08_next").mkdir()
+    (release / "08_next" / "next.ipynb").write_bytes(b'{"new": 5}')
     report = sync_workspace(release, workspace, today=DAY2)
     after = _checksums(workspace)
 
     changed = {rel for rel in before if after.get(rel) != before[rel]}
     assert not changed, f"a new release changed the student's files {sorted(changed)}"
-    assert sorted(report.added) == ["01_tf_basics/extra.ipynb", "05_mnist/mnist.ipynb"]
+    assert sorted(report.added) == ["01_tf_basics/extra.ipynb", "08_next/next.ipynb"]
     # each updated notebook arrives once, beside the student's, under a name that says so
     assert report.updates == [
         ("00_welcome/welcome.ipynb", f"00_welcome/welcome (updated {DAY2}).ipynb"),
