@@ -7,13 +7,13 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from submissions.cluster import free_port
 from submissions.course import isolated_env
 
 REPO = Path(__file__).resolve().parents[1]
@@ -37,10 +37,12 @@ class Lab:
         return f"{self.base}{route}{sep}token={self.token}{extra}"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def find_chromium() -> str | None:
+    """The system's Chromium (Debian's `chromium`), or $COURSE_CHROMIUM; None without one."""
+    for name in (os.environ.get("COURSE_CHROMIUM"), "chromium", "chromium-browser"):
+        if name and (path := shutil.which(name)):
+            return path
+    return None
 
 
 def get(url: str, timeout: float = 60.0) -> tuple[int, bytes]:

@@ -30,6 +30,7 @@ from urllib.parse import urlparse
 import pytest
 
 from conftest import REPO
+from labs import find_chromium
 from submissions.course import lean_notebook, run
 
 pytestmark = pytest.mark.slow
@@ -41,13 +42,6 @@ TYPESET = "mjx-container, .MathJax, .MathJax_CHTML, .MathJax_SVG, .katex"
 BUSY_LIMIT_S = 2.0
 LONG = 240_000  # ms: a kernel start or a validation on a loaded 2-core machine
 timings: dict[str, float] = {}
-
-
-def find_chromium() -> str | None:
-    for name in (os.environ.get("COURSE_CHROMIUM"), "chromium", "chromium-browser"):
-        if name and (path := shutil.which(name)):
-            return path
-    return None
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import socket
 import subprocess
 import time
 import urllib.request
@@ -23,7 +22,9 @@ from pathlib import Path
 
 import pytest
 
+from labs import find_chromium
 from submissions import welcome as W
+from submissions.cluster import free_port
 from submissions.course import BIN, make_course, run
 
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::sqlalchemy.exc.SAWarning")]
@@ -69,10 +70,6 @@ window.addEventListener("load", () => {
 """
 
 
-def _chromium() -> str | None:
-    return shutil.which("chromium") or shutil.which("chromium-browser")
-
-
 @pytest.fixture(scope="module")
 def course(tmp_path_factory):
     root = tmp_path_factory.mktemp("pages") / "course"
@@ -87,12 +84,6 @@ def course(tmp_path_factory):
     return root, env
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def formgrader_pages(course, tmp_path_factory) -> dict[str, str]:
     """Formgrader's submission page of each student, as the server sends it."""
@@ -101,7 +92,7 @@ def formgrader_pages(course, tmp_path_factory) -> dict[str, str]:
     root, env = course
     with Gradebook(f"sqlite:///{root / 'gradebook.db'}", "nn-from-scratch") as gb:
         ids = {s: gb.find_submission_notebook(W.NOTEBOOK, W.ASSIGNMENT, s).id for s in STUDENTS}
-    port = _free_port()
+    port = free_port()
     log = tmp_path_factory.mktemp("server") / "server.log"
     with open(log, "w") as out:
         server = subprocess.Popen(
@@ -150,7 +141,7 @@ def assert_nothing_from_the_network(page: str) -> None:
 
 
 def look_in_chromium(page: str, folder: Path, name: str) -> dict:
-    chromium = _chromium()
+    chromium = find_chromium()
     if chromium is None:
         pytest.skip("SKIPPED LOUDLY: no Chromium (apt-get install chromium) to look at the page")
     path = folder / f"{name}.html"
