@@ -16,6 +16,7 @@ __all__ = [
     "BackwardRecorder",
     "CallRecorder",
     "RecordingNet",
+    "TrainingRecorder",
     "length",
     "loader_epochs",
     "loader_peak_bytes",
@@ -66,6 +67,34 @@ class CallRecorder:
         result = self.original(*args, **kwargs)
         self.records.append((*(np.array(a, copy=True) for a in args), before, result))
         return result
+
+
+class TrainingRecorder:
+    """Subclasses of a loader and an optimiser class that log how a training loop uses them.
+
+    Hand ``recorder.DataLoader`` and ``recorder.Adam`` to student code in place of the two
+    classes; ``events()`` is then, in order, ``("loader", batch_size)`` for each loader made
+    and ``("step", lr)`` for each ``step`` call, with the optimiser's ``lr`` at that step.
+    """
+
+    def __init__(self, DataLoader, Adam):
+        log: list[tuple] = []
+
+        class RecordedLoader(DataLoader):
+            def __init__(self, *args, **kwargs):
+                super().__init__(*args, **kwargs)
+                log.append(("loader", self.batch_size))
+
+        class RecordedAdam(Adam):
+            def step(self, grads):
+                log.append(("step", float(self.lr)))
+                return super().step(grads)
+
+        self._log = log
+        self.DataLoader, self.Adam = RecordedLoader, RecordedAdam
+
+    def events(self) -> list[tuple]:
+        return list(self._log)
 
 
 def make_rng(seed: int) -> np.random.Generator:

@@ -18,7 +18,7 @@ from course_utils.grading import (
 )
 
 from ._common import mnist_test
-from .train import ACCURACY_THRESHOLD, _accuracy
+from .train import ACCURACY_THRESHOLD, _accuracy, fitted_to_training_set
 
 
 def _keras():
@@ -119,12 +119,12 @@ def check_build_keras_mlp(build_keras_mlp) -> None:
 def check_build_keras_mlp_hidden(build_keras_mlp) -> None:
     """Hidden: other widths, depths, sizes and seeds."""
     _preamble(build_keras_mlp)
-    rng = np.random.default_rng()
+    rng = np.random.default_rng(5051)  # hidden values, the same at every regrade
     _structure(build_keras_mlp, (int(rng.integers(20, 60)),), 30, 4, int(rng.integers(100)))
     _structure(build_keras_mlp, (40, 30, 20), 50, 3, 1)
 
 
-def _check_keras_accuracy(model, per_class: bool) -> None:
+def _check_keras_accuracy(model, hidden: bool) -> None:
     x, y = mnist_test()
     label = "your trained Keras model"
     copy = keras_model_copy(model, x[:2], label=label)
@@ -139,13 +139,8 @@ def _check_keras_accuracy(model, per_class: bool) -> None:
             f"is below {ACCURACY_THRESHOLD:.0%}: train with the same settings as your NumPy "
             f"MLP (Adam, the learning-rate decay, batch size and epochs)"
         )
-    if per_class:
-        from .train import mlp_logits
-
-        preds = mlp_logits(weights, x).argmax(axis=1)
-        worst = min(float(np.mean(preds[y == c] == c)) for c in range(10))
-        if worst < 0.95:
-            fail(f"{label}: some digit is recognised only {worst:.1%} of the time (< 95 %)")
+    if hidden:
+        fitted_to_training_set(weights, acc, label)
 
 
 @check
@@ -156,7 +151,7 @@ def check_keras_accuracy(keras_model) -> None:
 
 @check
 def check_keras_accuracy_hidden(keras_model) -> None:
-    """Hidden: the same, and every digit >= 95 %."""
+    """Hidden: the same, and trained on the training set (not on the test set)."""
     _check_keras_accuracy(keras_model, True)
 
 

@@ -164,7 +164,7 @@ def check_softmax_cross_entropy(softmax_cross_entropy) -> None:
 def check_softmax_cross_entropy_hidden(softmax_cross_entropy) -> None:
     """Hidden: random shapes, one row, two classes, float32 logits, large offsets."""
     _preamble(softmax_cross_entropy)
-    rng = np.random.default_rng()
+    rng = np.random.default_rng(4405)  # hidden values, the same at every regrade
     n, c = int(rng.integers(3, 40)), int(rng.integers(3, 12))
     for logits, y, what in [
         (rng.standard_normal((n, c)) * 4, rng.integers(0, c, n), f"({n} x {c})"),

@@ -4,7 +4,9 @@ Every check passes the alternative correct implementations, prints exactly one l
 nothing on stderr, and rejects each known-wrong implementation of the catalogue
 ``wrong/mnist_wrong.py`` with the expected diagnosis in its message, in the student's
 process and through the grading link (``remote_kernel``). The trained-network checks
-(``check_mlp_accuracy``, ``check_keras_accuracy``) are exercised in ``test_cascade.py``.
+(``check_mlp_accuracy``, ``check_keras_accuracy``) get networks made from weights that this
+module trains once (about 25 s on one BLAS thread); which earlier task they blame is tested
+in ``test_cascade.py``.
 """
 
 from __future__ import annotations
@@ -130,17 +132,117 @@ def test_hidden_only_entries_really_pass_the_visible_check(task, wrong_name, cat
     getattr(mnist, f"check_{task}")(*_args(impl))
 
 
+# --- the trained networks -------------------------------------------------------------------
+TRAINED = {
+    "mlp_accuracy": ("NET_CORRECT", "NET_WRONG"),
+    "keras_accuracy": ("KERAS_NET_CORRECT", "KERAS_NET_WRONG"),
+}
+_TRAINED_MARKS = [pytest.mark.skipif(not mnist_available(), reason="MNIST files not found")]
+
+
+def _train_nets() -> dict:
+    """{"train", "other": two correct trainings on the 60 000 training images (lr 2e-3
+    decayed by 0.7, 6 epochs), "test": one on the 10 000 test images}: (weights, history)."""
+    import numpy as np
+    from threadpoolctl import threadpool_limits
+
+    from course_utils.data import load_mnist
+
+    data = load_mnist(flatten=True, verbose=False)
+    X, Xt = data.X_train.astype(np.float32), data.X_test.astype(np.float32)
+    hyper = {"epochs": 6, "batch_size": 128, "lr": 2e-3, "lr_decay": 0.7, "verbose": False}
+    out = {}
+    with threadpool_limits(limits=1, user_api="blas"):
+        for name, train, x, y, seed in [
+            ("train", catalogue.TRAIN_CORRECT[0], X, data.y_train, 0),
+            ("other", catalogue.TRAIN_CORRECT[1], X, data.y_train, 1),
+            ("test", catalogue.TRAIN_CORRECT[0], Xt, data.y_test, 0),
+        ]:
+            layers, history = train(x, y, seed=seed, **hyper)
+            weights = [(lay.params["W"].copy(), lay.params["b"].copy()) for lay in layers]
+            out[name] = (weights, {"loss": [float(v) for v in history["loss"]]})
+    return out
+
+
+@pytest.fixture(scope="module")
+def nets(tmp_path_factory):
+    """The trained networks, made once per test run: the first xdist worker to get here
+    trains them, under a lock that the others wait on, and leaves them in a pickle."""
+    import fcntl
+    import pickle
+
+    shared = tmp_path_factory.getbasetemp().parent  # the same for every worker
+    with open(shared / "mnist_nets.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        path = shared / "mnist_nets.pickle"
+        if not path.exists():
+            path.write_bytes(pickle.dumps(_train_nets()))
+        return pickle.loads(path.read_bytes())
+
+
+def _trained(ns, task) -> tuple[list, dict]:
+    correct, wrong = TRAINED[task]
+    return getattr(ns, correct), getattr(ns, wrong)
+
+
+TRAINED_CORRECT = [
+    pytest.param(
+        task, i, f"check_{task}{suffix}", id=f"{task}{i}-check_{task}{suffix}", marks=_TRAINED_MARKS
+    )  # fmt: skip
+    for task in TRAINED
+    for i in range(len(_trained(catalogue, task)[0]))
+    for suffix in ("", "_hidden")
+]
+
+
+@pytest.mark.parametrize(("task", "index", "check_name"), TRAINED_CORRECT)
+def test_accuracy_check_passes_correctly_trained_networks(task, index, check_name, nets, cat,
+                                                          capfd):  # fmt: skip
+    handed = _trained(cat, task)[0][index](nets)
+    capfd.readouterr()
+    getattr(mnist, check_name)(*_args(handed))
+    out, err = capfd.readouterr()
+    assert out == f"✔ {check_name} passed\n"
+    assert err == ""
+
+
+TRAINED_WRONG = [
+    pytest.param(task, name, check_name, id=f"{task}:{name}-{check_name}", marks=_TRAINED_MARKS)
+    for task in TRAINED
+    for name, (_, _, checks) in _trained(catalogue, task)[1].items()
+    for check_name in checks
+]
+
+
+@pytest.mark.parametrize(("task", "wrong_name", "check_name"), TRAINED_WRONG)
+def test_accuracy_check_rejects_wrong_networks_with_diagnosis(task, wrong_name, check_name,
+                                                              nets, cat, capfd):  # fmt: skip
+    make, pattern, checks = _trained(cat, task)[1][wrong_name]
+    handed = make(nets)
+    capfd.readouterr()
+    with pytest.raises(REAL_ASSERTION_ERROR) as info:
+        getattr(mnist, check_name)(*_args(handed))
+    message = str(info.value)
+    assert message.startswith(f"{check_name}: ")
+    assert info.match(pattern), message
+    out, err = capfd.readouterr()
+    assert out == "" and err == ""
+    if checks == (f"check_{task}_hidden",):  # the visible check lets this one through
+        getattr(mnist, f"check_{task}")(*_args(handed))
+
+
 def test_the_catalogue_is_large_enough():
     wrong = sum(len(w) for _, w in TASKS.values())
+    wrong += sum(len(_trained(catalogue, t)[1]) for t in TRAINED)
     assert wrong >= 40, wrong
     assert all(len(c) >= 2 for c, _ in TASKS.values())
+    assert all(len(_trained(catalogue, t)[0]) >= 2 for t in TRAINED)
 
 
-def test_every_check_has_a_catalogue_or_a_cascade_test():
+def test_every_check_has_a_catalogue():
     names = {n for n in dir(mnist) if n.startswith("check_")}
-    covered = {f"check_{t}{s}" for t in TASKS for s in ("", "_hidden")}
-    trained = {f"check_{t}{s}" for t in ("mlp_accuracy", "keras_accuracy") for s in ("", "_hidden")}
-    assert names == covered | trained
+    covered = {f"check_{t}{s}" for t in (*TASKS, *TRAINED) for s in ("", "_hidden")}
+    assert names == covered
 
 
 @pytest.mark.parametrize(

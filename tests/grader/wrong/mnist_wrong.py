@@ -843,10 +843,14 @@ def make_train_mlp(bug: str | None = None):
             Linear(a, b, rng=rng, dtype=np.float32)
             for a, b in zip(sizes[:-1], sizes[1:], strict=False)
         ]
-        optimizer = Adam([lay.params[k] for lay in layers for k in ("W", "b")], lr=lr)
-        loader = DataLoader(X_train, y_train, batch_size, shuffle=True, seed=seed)
+        params = [lay.params[k] for lay in layers for k in ("W", "b")]
+        optimizer = Adam(params) if bug == "lr_ignored" else Adam(params, lr=lr)
+        loader = DataLoader(X_train, y_train, 128 if bug == "batch_size_fixed" else batch_size,
+                            shuffle=True, seed=seed)  # fmt: skip
         history = {"loss": [], "train_acc": [], "test_acc": [], "seconds": []}
         for _epoch in range(1, (epochs - 1 if bug == "one_epoch_short" else epochs) + 1):
+            if bug == "decay_at_epoch_start":
+                optimizer.lr *= lr_decay
             start, total, hits = time.perf_counter(), 0.0, 0
             for xb, yb in loader:
                 acts, h = [], xb
@@ -866,7 +870,10 @@ def make_train_mlp(bug: str | None = None):
                 for layer, a in zip(layers[-2::-1], acts[::-1], strict=True):
                     dout = layer.backward(dout if bug == "no_relu_mask" else dout * (a > 0))
                 optimizer.step([lay.grads[k] for lay in layers for k in ("W", "b")])
-            optimizer.lr *= lr_decay
+                if bug == "decay_every_step":
+                    optimizer.lr *= lr_decay
+            if bug not in ("decay_ignored", "decay_every_step", "decay_at_epoch_start"):
+                optimizer.lr *= lr_decay
             if bug != "loss_per_batch":
                 history["loss"].append(total / len(X_train))
             history["train_acc"].append(hits / len(X_train))
@@ -944,6 +951,24 @@ TRAIN_WRONG = {
         r"two trainings with seed=3 gave different",
         TRAIN_VISIBLE,
     ),  # fmt: skip
+    "lr_ignored": (make_train_mlp("lr_ignored"), r"in epoch 1 Adam stepped with lr", TRAIN_BOTH),
+    "decay_ignored": (make_train_mlp("decay_ignored"), r"in epoch 2 .*lr_decay", TRAIN_BOTH),
+    "decay_every_step": (
+        make_train_mlp("decay_every_step"),
+        r"in epoch 1 Adam stepped with lr",
+        TRAIN_BOTH,
+    ),  # fmt: skip
+    "decay_at_epoch_start": (
+        make_train_mlp("decay_at_epoch_start"),
+        r"in epoch 1 Adam stepped with lr",
+        TRAIN_BOTH,
+    ),  # fmt: skip
+    # the visible run asks for the usual 128, so only another batch size shows it
+    "batch_size_fixed": (
+        make_train_mlp("batch_size_fixed"),
+        r"made with batch_size \[128\].*batch_size=96",
+        ("check_train_mlp_hidden",),
+    ),  # fmt: skip
     "layers_reversed": (
         make_train_mlp("layers_reversed"),
         r"layer 0 should map 784 -> ",
@@ -1017,4 +1042,148 @@ KERAS_WRONG = {
         r"kernels have shapes",
         ("check_build_keras_mlp_hidden",),
     ),  # fmt: skip
+}
+
+
+# =========================================================================================
+# The trained networks, as the notebook hands them to check_mlp_accuracy (Task 6) and
+# check_keras_accuracy (Task 7). Each entry takes ``nets``: {"train": ..., "other": ...,
+# "test": ...}, each (weights [(W, b), ...] of a 784-256-128-10 MLP, history), trained by
+# the test module: "train" and "other" by the two correct train_mlp above on the training
+# set, "test" on the test set. The checks read the networks' weights, never predictions.
+# =========================================================================================
+def _layers(cls, weights, dtype=np.float32):
+    layers = []
+    for W, b in weights:
+        layer = cls(*W.shape, rng=np.random.default_rng(0), dtype=dtype)
+        layer.params["W"], layer.params["b"] = np.array(W, dtype), np.array(b, dtype)  # copies
+        layers.append(layer)
+    return layers
+
+
+def net_reference(nets):
+    weights, history = nets["train"]
+    return _layers(Linear, weights), history
+
+
+def net_other_training(nets):
+    """Correct: the sequential-style training, another seed."""
+    weights, history = nets["other"]
+    return _layers(LinearEinsum, weights), history
+
+
+def net_einsum_float64_tuple(nets):
+    """Correct: float64 einsum layers in a tuple, a history of NumPy scalars."""
+    weights, history = nets["train"]
+    history = {k: [np.float32(v) for v in values] for k, values in history.items()}
+    return tuple(_layers(LinearEinsum, weights, np.float64)), history
+
+
+def net_untrained(nets):
+    rng = np.random.default_rng(5)
+    return [Linear(a, b, rng=rng) for a, b in ((784, 256), (256, 128), (128, 10))], {}
+
+
+def net_out_in(nets):
+    weights, history = nets["train"]
+    return _layers(LinearOutIn, [(W.T, b) for W, b in weights]), history
+
+
+def net_diverged(nets):
+    layers, history = net_reference(nets)
+    layers[1].params["W"][3, 4] = np.nan
+    return layers, history
+
+
+def net_twelve_epochs(nets):
+    layers, history = net_reference(nets)
+    return layers, {k: list(v) + list(v[-1:]) * (12 - len(v)) for k, v in history.items()}
+
+
+def net_arrays(nets):
+    return [tuple(pair) for pair in nets["train"][0]], nets["train"][1]
+
+
+def net_output_layer_missing(nets):
+    layers, history = net_reference(nets)
+    return layers[:2], history
+
+
+def net_trained_on_test(nets):
+    weights, history = nets["test"]
+    return _layers(Linear, weights), history
+
+
+ACC_VISIBLE = ("check_mlp_accuracy", "check_mlp_accuracy_hidden")
+NET_CORRECT = [net_reference, net_other_training, net_einsum_float64_tuple]
+NET_WRONG = {
+    "untrained": (net_untrained, r"test accuracy \d+\.\d\d% .* is below the required 98%",
+                  ACC_VISIBLE),  # fmt: skip
+    "weights_out_in": (net_out_in, r"layer 0 should map 784 -> 256 .* got W \(256, 784\)",
+                       ACC_VISIBLE),  # fmt: skip
+    "diverged": (net_diverged, r"layer 1 has NaN or inf weights", ACC_VISIBLE),
+    "twelve_epochs": (net_twelve_epochs, r"trained for 12 epochs", ACC_VISIBLE),
+    "arrays_not_layers": (net_arrays, r"layer 0 has no params 'W' and 'b'", ACC_VISIBLE),
+    "output_layer_missing": (net_output_layer_missing, r"expected 3 Linear layers",
+                             ACC_VISIBLE),  # fmt: skip
+    # 98 % on the test set is easy for a network trained on it: only the hidden check sees it
+    "trained_on_test": (net_trained_on_test, r"was trained on the test set",
+                        ("check_mlp_accuracy_hidden",)),  # fmt: skip
+}
+
+
+def _with_weights(model, weights):
+    model.set_weights([np.asarray(a, np.float32) for pair in weights for a in pair])
+    return model
+
+
+def keras_net_sequential(nets):
+    return _with_weights(build_keras_mlp(), nets["train"][0])
+
+
+def keras_net_add_built(nets):
+    """Correct: built with add() and seeded initialisers, other weights."""
+    return _with_weights(keras_seeded_initializers(seed=2), nets["other"][0])
+
+
+def keras_net_functional(nets):
+    """Correct: the functional API, named layers."""
+    keras = _keras()
+    inputs = keras.Input((784,), name="pixels")
+    h = keras.layers.Dense(256, activation="relu", name="hidden1")(inputs)
+    h = keras.layers.Dense(128, activation=keras.activations.relu, name="hidden2")(h)
+    model = keras.Model(inputs, keras.layers.Dense(10, name="logits")(h))
+    return _with_weights(model, nets["train"][0])
+
+
+def keras_net_untrained(nets):
+    return build_keras_mlp(seed=4)
+
+
+def keras_net_softmax_output(nets):
+    return _with_weights(_keras_variant("softmax_output")(), nets["train"][0])
+
+
+def keras_net_dropout(nets):
+    keras = _keras()
+    dense = keras.layers.Dense
+    model = keras.Sequential([keras.Input((784,)), dense(256, activation="relu"),
+                              keras.layers.Dropout(0.2), dense(128, activation="relu"),
+                              dense(10)])  # fmt: skip
+    return _with_weights(model, nets["train"][0])
+
+
+def keras_net_trained_on_test(nets):
+    return _with_weights(build_keras_mlp(), nets["test"][0])
+
+
+KERAS_ACC = ("check_keras_accuracy", "check_keras_accuracy_hidden")
+KERAS_NET_CORRECT = [keras_net_sequential, keras_net_add_built, keras_net_functional]
+KERAS_NET_WRONG = {
+    "untrained": (keras_net_untrained, r"test accuracy \d+\.\d\d% .* is below 98%", KERAS_ACC),
+    "softmax_output": (keras_net_softmax_output, r"expected Dense 784-256-128-10 with ReLU",
+                       KERAS_ACC),  # fmt: skip
+    "dropout_layer": (keras_net_dropout, r"only Dense layers .* 'Dropout'", KERAS_ACC),
+    "trained_on_test": (keras_net_trained_on_test, r"was trained on the test set",
+                        ("check_keras_accuracy_hidden",)),  # fmt: skip
 }
