@@ -19,6 +19,7 @@ from grader_tests import mnist
 
 from conftest import mnist_available
 from remote_kernel import catalogue_namespaces
+from trained_networks import once_per_run
 
 catalogue, catalogue_server, cat = catalogue_namespaces(
     Path(__file__).parent / "wrong" / "mnist_wrong.py"
@@ -166,18 +167,7 @@ def _train_nets() -> dict:
 
 @pytest.fixture(scope="module")
 def nets(tmp_path_factory):
-    """The trained networks, made once per test run: the first xdist worker to get here
-    trains them, under a lock that the others wait on, and leaves them in a pickle."""
-    import fcntl
-    import pickle
-
-    shared = tmp_path_factory.getbasetemp().parent  # the same for every worker
-    with open(shared / "mnist_nets.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        path = shared / "mnist_nets.pickle"
-        if not path.exists():
-            path.write_bytes(pickle.dumps(_train_nets()))
-        return pickle.loads(path.read_bytes())
+    return once_per_run(tmp_path_factory, "mnist_nets", _train_nets)
 
 
 def _trained(ns, task) -> tuple[list, dict]:

@@ -1190,6 +1190,126 @@ KERAS_WRONG = {
 
 
 # =====================================================================================
+# The trained networks, as the notebook hands them to check_cnn_accuracy (Task 4) and
+# check_vgg_accuracy (Task 5). ``nets`` holds what the test module trained once per run:
+# "small", the SmallCNN's params (16 and 32 filters of 3x3, NCHW layout: trained in Keras
+# and converted), and "vgg", the weights of build_vgg() after training.
+# =====================================================================================
+def _small(cls, nets, dtype=np.float32, **changes):
+    net = cls(num_filters=(16, 32), kernel_size=3, seed=0, dtype=dtype)
+    for key, value in {**nets["small"], **changes}.items():
+        net.params[key] = np.array(value, dtype)  # copies: the tests share nets
+    return net
+
+
+def cnn_net_reference(nets):
+    return _small(SmallCNN, nets)
+
+
+def cnn_net_einsum_float64(nets):
+    return _small(SmallCNNEinsum, nets, np.float64)
+
+
+def cnn_net_window_view(nets):
+    return _small(SmallCNNWindowView, nets)
+
+
+def cnn_net_untrained(nets):
+    return SmallCNN(num_filters=(16, 32), kernel_size=3, seed=3)
+
+
+def cnn_net_diverged(nets):
+    w3 = np.array(nets["small"]["w3"])
+    w3[5, 2] = np.inf
+    return _small(SmallCNN, nets, w3=w3)
+
+
+def cnn_net_flatten_channels_last(nets):
+    """Its forward reads the pooled maps in (7, 7, F2) order, its weights expect (F2, 7, 7)."""
+    return _small(SmallCNNFlattenChannelsLast, nets)
+
+
+def cnn_net_keras_order_kept(nets):
+    """Weights taken from a channels-last model without reordering the dense rows."""
+    w3 = np.array(nets["small"]["w3"]).reshape(32, 7, 7, 10).transpose(1, 2, 0, 3)
+    return _small(SmallCNN, nets, w3=w3.reshape(-1, 10))
+
+
+CNN_NET_CORRECT = [cnn_net_reference, cnn_net_einsum_float64, cnn_net_window_view]
+CNN_NET_WRONG = {
+    "untrained": (cnn_net_untrained, r"test accuracy \d+\.\d\d% is below the required"),
+    "diverged": (cnn_net_diverged, r"NaN or inf"),
+    "flatten_channels_last": (cnn_net_flatten_channels_last,
+                              r"does not compute the network from its own weights"),
+    "keras_order_kept": (cnn_net_keras_order_kept, r"test accuracy \d+\.\d\d% is below"),
+}  # fmt: skip
+
+
+def keras_trained_catalogue(nets) -> dict:
+    """name -> a trained (or broken) Keras model made from ``nets["vgg"]``."""
+    import keras
+
+    builders = keras_catalogue()
+
+    def trained():
+        model = builders["build_vgg"]()
+        model.set_weights(nets["vgg"])
+        return model
+
+    def functional_folded():
+        """build_vgg_functional (convolutions without bias): each bias b is moved into the
+        next BatchNormalization, whose moving mean becomes mean - b (the same function)."""
+        model, bias = builders["build_vgg_functional"](), None
+        source = [layer for layer in trained().layers if layer.weights]
+        target = [layer for layer in model.layers if layer.weights]
+        for src, dst in zip(source, target, strict=True):
+            w = src.get_weights()
+            if isinstance(src, keras.layers.Conv2D):
+                dst.set_weights(w[:1])
+                bias = w[1]
+            elif isinstance(src, keras.layers.BatchNormalization):
+                gamma, beta, mean, var = w
+                dst.set_weights([gamma, beta, mean - bias, var])
+            else:
+                dst.set_weights(w)
+        return model
+
+    def statistics_reset():
+        """Trained weights, but the BatchNormalization moving statistics of a new model."""
+        model = trained()
+        for layer in model.layers:
+            if isinstance(layer, keras.layers.BatchNormalization):
+                layer.moving_mean.assign(np.zeros(layer.moving_mean.shape, np.float32))
+                layer.moving_variance.assign(np.ones(layer.moving_variance.shape, np.float32))
+        return model
+
+    def nan_weights():
+        model = trained()
+        weights = model.get_weights()
+        weights[-2][3, 1] = np.nan
+        model.set_weights(weights)
+        return model
+
+    return {
+        "trained": trained,
+        "functional_folded": functional_folded,
+        "untrained": lambda: builders["build_vgg"](seed=5),
+        "statistics_reset": statistics_reset,
+        "no_batch_norm": lambda: builders["vgg_no_batch_norm"](),
+        "nan_weights": nan_weights,
+    }
+
+
+VGG_NET_CORRECT = ["trained", "functional_folded"]
+VGG_NET_WRONG = {
+    "untrained": r"test accuracy \d+\.\d\d% is below the required 99.2%",
+    "statistics_reset": r"test accuracy \d+\.\d\d% is below the required 99.2%",
+    "no_batch_norm": r"expected the VGG-style network of build_vgg",
+    "nan_weights": r"NaN or inf",
+}
+
+
+# =====================================================================================
 # The catalogue
 # =====================================================================================
 CORRECT = {

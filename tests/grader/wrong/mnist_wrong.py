@@ -1117,18 +1117,30 @@ def net_trained_on_test(nets):
 ACC_VISIBLE = ("check_mlp_accuracy", "check_mlp_accuracy_hidden")
 NET_CORRECT = [net_reference, net_other_training, net_einsum_float64_tuple]
 NET_WRONG = {
-    "untrained": (net_untrained, r"test accuracy \d+\.\d\d% .* is below the required 98%",
-                  ACC_VISIBLE),  # fmt: skip
-    "weights_out_in": (net_out_in, r"layer 0 should map 784 -> 256 .* got W \(256, 784\)",
-                       ACC_VISIBLE),  # fmt: skip
+    "untrained": (
+        net_untrained,
+        r"test accuracy \d+\.\d\d% .* is below the required 98%",
+        ACC_VISIBLE,
+    ),  # fmt: skip
+    "weights_out_in": (
+        net_out_in,
+        r"layer 0 should map 784 -> 256 .* got W \(256, 784\)",
+        ACC_VISIBLE,
+    ),  # fmt: skip
     "diverged": (net_diverged, r"layer 1 has NaN or inf weights", ACC_VISIBLE),
     "twelve_epochs": (net_twelve_epochs, r"trained for 12 epochs", ACC_VISIBLE),
     "arrays_not_layers": (net_arrays, r"layer 0 has no params 'W' and 'b'", ACC_VISIBLE),
-    "output_layer_missing": (net_output_layer_missing, r"expected 3 Linear layers",
-                             ACC_VISIBLE),  # fmt: skip
+    "output_layer_missing": (
+        net_output_layer_missing,
+        r"expected 3 Linear layers",
+        ACC_VISIBLE,
+    ),  # fmt: skip
     # 98 % on the test set is easy for a network trained on it: only the hidden check sees it
-    "trained_on_test": (net_trained_on_test, r"was trained on the test set",
-                        ("check_mlp_accuracy_hidden",)),  # fmt: skip
+    "trained_on_test": (
+        net_trained_on_test,
+        r"was trained on the test set",
+        ("check_mlp_accuracy_hidden",),
+    ),  # fmt: skip
 }
 
 
@@ -1181,9 +1193,15 @@ KERAS_ACC = ("check_keras_accuracy", "check_keras_accuracy_hidden")
 KERAS_NET_CORRECT = [keras_net_sequential, keras_net_add_built, keras_net_functional]
 KERAS_NET_WRONG = {
     "untrained": (keras_net_untrained, r"test accuracy \d+\.\d\d% .* is below 98%", KERAS_ACC),
-    "softmax_output": (keras_net_softmax_output, r"expected Dense 784-256-128-10 with ReLU",
-                       KERAS_ACC),  # fmt: skip
+    "softmax_output": (
+        keras_net_softmax_output,
+        r"expected Dense 784-256-128-10 with ReLU",
+        KERAS_ACC,
+    ),  # fmt: skip
     "dropout_layer": (keras_net_dropout, r"only Dense layers .* 'Dropout'", KERAS_ACC),
-    "trained_on_test": (keras_net_trained_on_test, r"was trained on the test set",
-                        ("check_keras_accuracy_hidden",)),  # fmt: skip
+    "trained_on_test": (
+        keras_net_trained_on_test,
+        r"was trained on the test set",
+        ("check_keras_accuracy_hidden",),
+    ),  # fmt: skip
 }
