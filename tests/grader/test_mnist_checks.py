@@ -72,6 +72,25 @@ def _name(impl) -> str:
     return getattr(impl, "__name__", "impl")
 
 
+def _assert_passes(check_name, args, capfd) -> None:
+    capfd.readouterr()
+    getattr(mnist, check_name)(*args)
+    out, err = capfd.readouterr()
+    assert out == f"✔ {check_name} passed\n"
+    assert err == ""
+
+
+def _assert_rejects(check_name, args, pattern, capfd) -> None:
+    capfd.readouterr()
+    with pytest.raises(REAL_ASSERTION_ERROR) as info:
+        getattr(mnist, check_name)(*args)
+    message = str(info.value)
+    assert message.startswith(f"{check_name}: ")
+    assert info.match(pattern), message
+    out, err = capfd.readouterr()
+    assert out == "" and err == ""
+
+
 CORRECT_CASES = [
     pytest.param(
         task,
@@ -88,11 +107,7 @@ CORRECT_CASES = [
 
 @pytest.mark.parametrize(("task", "index", "check_name"), CORRECT_CASES)
 def test_check_passes_correct_implementations(task, index, check_name, cat, capfd):
-    capfd.readouterr()
-    getattr(mnist, check_name)(*_args(_tasks(cat)[task][0][index]))
-    out, err = capfd.readouterr()
-    assert out == f"✔ {check_name} passed\n"
-    assert err == ""
+    _assert_passes(check_name, _args(_tasks(cat)[task][0][index]), capfd)
 
 
 WRONG_CASES = [
@@ -108,14 +123,7 @@ def test_check_rejects_wrong_implementation_with_diagnosis(
     task, wrong_name, check_name, cat, capfd
 ):
     impl, pattern, _ = _tasks(cat)[task][1][wrong_name]
-    capfd.readouterr()
-    with pytest.raises(REAL_ASSERTION_ERROR) as info:
-        getattr(mnist, check_name)(*_args(impl))
-    message = str(info.value)
-    assert message.startswith(f"{check_name}: ")
-    assert info.match(pattern), message
-    out, err = capfd.readouterr()
-    assert out == "" and err == ""
+    _assert_rejects(check_name, _args(impl), pattern, capfd)
 
 
 HIDDEN_ONLY = [
@@ -188,12 +196,7 @@ TRAINED_CORRECT = [
 @pytest.mark.parametrize(("task", "index", "check_name"), TRAINED_CORRECT)
 def test_accuracy_check_passes_correctly_trained_networks(task, index, check_name, nets, cat,
                                                           capfd):  # fmt: skip
-    handed = _trained(cat, task)[0][index](nets)
-    capfd.readouterr()
-    getattr(mnist, check_name)(*_args(handed))
-    out, err = capfd.readouterr()
-    assert out == f"✔ {check_name} passed\n"
-    assert err == ""
+    _assert_passes(check_name, _args(_trained(cat, task)[0][index](nets)), capfd)
 
 
 TRAINED_WRONG = [
@@ -209,14 +212,7 @@ def test_accuracy_check_rejects_wrong_networks_with_diagnosis(task, wrong_name, 
                                                               nets, cat, capfd):  # fmt: skip
     make, pattern, checks = _trained(cat, task)[1][wrong_name]
     handed = make(nets)
-    capfd.readouterr()
-    with pytest.raises(REAL_ASSERTION_ERROR) as info:
-        getattr(mnist, check_name)(*_args(handed))
-    message = str(info.value)
-    assert message.startswith(f"{check_name}: ")
-    assert info.match(pattern), message
-    out, err = capfd.readouterr()
-    assert out == "" and err == ""
+    _assert_rejects(check_name, _args(handed), pattern, capfd)
     if checks == (f"check_{task}_hidden",):  # the visible check lets this one through
         getattr(mnist, f"check_{task}")(*_args(handed))
 
