@@ -20,7 +20,9 @@ Two implementations of the same maths:
   field into one row of a matrix, so the convolution becomes one matrix product (done
   image by image, ``w_mat @ cols[n].T``, so that it comes out in NCHW order without a
   transposing copy); the backward pass is two more matrix products and ``col2im``, which
-  adds the rows back into image positions. Hundreds of times faster than the loops.
+  adds the rows back into image positions (``conv_backward_im2col`` fuses ``col2im`` with
+  the product that makes its rows: one small product per kernel offset, added straight
+  into dx). Hundreds of times faster than the loops.
 """
 
 from __future__ import annotations
@@ -325,7 +327,8 @@ def conv_backward_im2col(
 
     With ``out_mat = cols @ w_mat.T + b``: ``dw_mat = dout_mat.T @ cols``,
     ``db = sum of dout_mat over rows``, ``dcols = dout_mat @ w_mat``, ``dx = col2im(dcols)``.
-    (``dout_mat``, dout as (N*H_out*W_out, F) rows, is read image by image from NCHW.)
+    (``dout_mat`` is dout as (N*H_out*W_out, F) rows; ``col2im(dcols)`` is computed one
+    kernel offset's columns at a time, see ``_col2im_of_product``.)
 
     Args:
         dout: (N, F, H_out, W_out) upstream gradient.
@@ -349,10 +352,28 @@ def conv_backward_im2col(
     db = dout_t.sum(axis=1)
     if not input_grad:
         return None, np.ascontiguousarray(dw), db
-    w_mat = w.transpose(0, 2, 3, 1).reshape(F, HH * WW * C).astype(dtype, copy=False)
-    dcols = np.matmul(dout.reshape(N, F, H_out * W_out).transpose(0, 2, 1), w_mat)
-    dx = col2im(dcols.reshape(N * H_out * W_out, -1), x_shape, HH, WW, stride, pad)
+    dx = _col2im_of_product(dout_t.T, w.astype(dtype, copy=False), x_shape, stride, pad)
     return np.ascontiguousarray(dx), np.ascontiguousarray(dw), db
+
+
+def _col2im_of_product(dout_mat, w, x_shape, stride, pad) -> np.ndarray:
+    """``col2im(dout_mat @ w_mat, x_shape, ...)`` without building ``dout_mat @ w_mat``.
+
+    The columns of ``dcols = dout_mat @ w_mat`` for kernel offset (p, q) are
+    ``dout_mat @ w[:, :, p, q]``: computed one offset at a time, each block is contiguous
+    (N, H_out, W_out, C), and adding it into its strided window of dx is much faster than
+    ``col2im``'s reads of C values at a time out of the wide ``dcols``.
+    """
+    N, C, H, W = x_shape
+    F, _, HH, WW = w.shape
+    (sh, sw), (ph, pw) = stride, pad
+    H_out, W_out = conv_output_size(H, HH, sh, ph), conv_output_size(W, WW, sw, pw)
+    dx_nhwc = np.zeros((N, H + 2 * ph, W + 2 * pw, C), dtype=dout_mat.dtype)
+    for p in range(HH):
+        for q in range(WW):
+            block = (dout_mat @ w[:, :, p, q]).reshape(N, H_out, W_out, C)
+            dx_nhwc[:, p : p + sh * H_out : sh, q : q + sw * W_out : sw, :] += block
+    return dx_nhwc[:, ph : ph + H, pw : pw + W, :].transpose(0, 3, 1, 2)
 
 
 # --------------------------------------------------------------------------------------
