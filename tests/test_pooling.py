@@ -267,3 +267,13 @@ def test_nan_inputs_route_to_the_first_nan_like_argmax():
     assert np.isnan(out).all()
     dx = max_pool_backward(np.array([[[[3.0]]]]), cache)
     np.testing.assert_array_equal(dx[0, 0], [[0.0, 3.0], [0.0, 0.0]])
+
+
+def test_non_finite_dout_reaches_only_the_argmax():
+    x = np.random.default_rng(7).permutation(2 * 3 * 6 * 6).reshape(2, 3, 6, 6) / 4.0
+    _, _, backward_ref = _general_max_pool(x, (2, 2))
+    dout = np.ones((2, 3, 3, 3))
+    dout[0, 0, 0, 0], dout[1, 2, 1, 2], dout[0, 1, 2, 0] = np.inf, -np.inf, np.nan
+    dx = max_pool_backward(dout, max_pool_forward(x, 2)[1])
+    np.testing.assert_array_equal(dx, backward_ref(dout))
+    assert np.count_nonzero(dx) == dout.size  # NaN counts as non-zero; nothing else became NaN

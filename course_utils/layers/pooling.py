@@ -18,8 +18,9 @@ an input that is the maximum of several windows receives the sum of their gradie
 
 Non-overlapping windows (stride == pool size, the usual case) take a fast path: one strided
 view per offset inside the window (4 for 2x2 pooling), compared element-wise, with no copy
-of the windows; other strides (and inputs with NaN, where ``np.argmax`` picks the first
-NaN) use a strided window view and ``np.argmax``. Neither loops over positions in Python.
+of the windows. Other strides use a strided window view, ``np.argmax`` forward and
+``np.put_along_axis`` backward; so do inputs with NaN (``np.argmax`` picks the first NaN)
+and, backward, an inf/NaN upstream gradient. Neither path loops over positions in Python.
 """
 
 from __future__ import annotations
@@ -118,10 +119,14 @@ def _max_tiles(x: np.ndarray, pool, out_hw) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _unpool_tiles(dout: np.ndarray, idx: np.ndarray, x_shape, pool) -> np.ndarray:
-    """Adjoint of ``_max_tiles``: each window's dout goes to its argmax, zeros elsewhere."""
+    """Adjoint of ``_max_tiles``: each window's dout goes to its argmax, zeros elsewhere.
+
+    ``dout * (idx == k)`` is about 3 times faster than ``np.where`` and the same for a
+    finite dout, the only kind ``max_pool_backward`` sends here (inf * 0 would be NaN).
+    """
     dx = np.zeros(x_shape, dtype=dout.dtype)
     for k, (rows, cols) in _tile_offsets(pool, idx.shape[2:]):
-        dx[:, :, rows, cols] = np.where(idx == k, dout, 0)
+        np.multiply(dout, idx == k, out=dx[:, :, rows, cols])
     return dx
 
 
@@ -170,7 +175,7 @@ def max_pool_backward(dout: NDArray[np.floating], cache: tuple) -> NDArray[np.fl
     """
     x_shape, pool, stride, idx = cache
     dout = _check_dout(dout, idx.shape)
-    if stride == pool:
+    if stride == pool and np.isfinite(dout).all():
         return _unpool_tiles(dout, idx, x_shape, pool)
     dwin = np.zeros((*idx.shape, pool[0] * pool[1]), dtype=dout.dtype)
     np.put_along_axis(dwin, idx[..., None], dout[..., None], axis=-1)
