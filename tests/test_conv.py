@@ -7,6 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from course_utils.gradcheck import check_layer_gradients, numerical_gradient, rel_error
+from course_utils.layers.container import Sequential
 from course_utils.layers.conv import (
     Conv2D,
     Conv2DNaive,
@@ -17,6 +18,7 @@ from course_utils.layers.conv import (
     conv_forward_naive,
     im2col,
 )
+from course_utils.layers.core import Flatten, Linear
 
 from strategies import GRAD_SETTINGS, assert_grad_close, seeds
 
@@ -264,6 +266,39 @@ def test_conv2d_init_seed_dtype_and_config():
     a.forward(x)
     assert a.backward(np.ones((2, 8, 6, 6), dtype=np.float32)).dtype == np.float32
     assert a.grads["w"].dtype == np.float32
+
+
+@pytest.mark.parametrize(
+    "forward, backward",
+    [(conv_forward_im2col, conv_backward_im2col), (conv_forward_naive, conv_backward_naive)],
+)
+def test_backward_without_input_grad_skips_dx_and_keeps_dw_db(forward, backward):
+    rng = np.random.default_rng(12)
+    x, w, b = rng.standard_normal((2, 3, 6, 5)), rng.standard_normal((4, 3, 3, 3)), rng.random(4)
+    out, cache = forward(x, w, b, 2, 1)
+    dout = random_dout(out)
+    _, dw, db = backward(dout, cache)
+    dx, dw_skip, db_skip = backward(dout, cache, input_grad=False)
+    assert dx is None
+    np.testing.assert_array_equal(dw_skip, dw)
+    np.testing.assert_array_equal(db_skip, db)
+
+
+@pytest.mark.parametrize("cls", [Conv2D, Conv2DNaive])
+def test_first_conv_layer_of_a_sequential_skips_dx(cls, monkeypatch):
+    calls = []
+    original = cls._backward
+
+    def spy(dout, cache, input_grad=True):
+        calls.append(input_grad)
+        return original(dout, cache, input_grad=input_grad)
+
+    monkeypatch.setattr(cls, "_backward", staticmethod(spy))
+    conv = cls(1, 2, 3, padding=1, seed=0)
+    model = Sequential(conv, Flatten(), Linear(2 * 4 * 4, 3, seed=1))
+    model.forward(np.random.default_rng(13).standard_normal((2, 1, 4, 4)))
+    assert model.backward(np.ones((2, 3)), input_grad=False) is None
+    assert calls == [False] and conv.grads["w"].shape == (2, 1, 3, 3)
 
 
 @pytest.mark.parametrize("cls", [Conv2D, Conv2DNaive])

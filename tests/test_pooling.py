@@ -10,6 +10,9 @@ from course_utils.gradcheck import numerical_gradient, rel_error
 from course_utils.layers.pooling import (
     AvgPool2D,
     MaxPool2D,
+    _max_tiles,
+    _scatter_windows,
+    _windows,
     avg_pool_backward,
     avg_pool_forward,
     max_pool_backward,
@@ -213,3 +216,64 @@ def test_dout_of_the_wrong_shape_is_rejected(forward, backward):
     _, cache = forward(np.zeros((2, 3, 8, 8)), 2)
     with pytest.raises(ValueError, match=r"dout: expected shape \(2, 3, 4, 4\).*got \(2, 3, 4\)"):
         backward(np.zeros((2, 3, 4)), cache)
+
+
+# --- the non-overlapping fast path against the general window path -------------------
+
+
+def _general_max_pool(x, pool):
+    """(out, dx for dout) of the general path (window copy + np.argmax) at stride == pool."""
+    ph, pw = pool
+    out_hw = ((x.shape[2] - ph) // ph + 1, (x.shape[3] - pw) // pw + 1)
+    win = _windows(x, pool, pool, out_hw)
+    idx = np.argmax(win, axis=-1)
+    out = np.take_along_axis(win, idx[..., None], axis=-1)[..., 0]
+
+    def backward(dout):
+        dwin = np.zeros(win.shape, dout.dtype)
+        np.put_along_axis(dwin, idx[..., None], dout[..., None], axis=-1)
+        return _scatter_windows(dwin, x.shape, pool, pool)
+
+    return out, idx, backward
+
+
+@pytest.mark.parametrize(
+    "x_shape, pool",
+    [
+        ((3, 2, 8, 8), (2, 2)),
+        ((2, 3, 7, 9), (2, 2)),  # odd sizes: last row/column dropped
+        ((2, 2, 9, 8), (3, 2)),
+        ((1, 2, 5, 5), (5, 5)),  # global pooling
+    ],
+)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_fast_path_matches_the_general_path(x_shape, pool, dtype):
+    rng = np.random.default_rng(6)
+    x = rng.integers(-2, 3, size=x_shape).astype(dtype)  # many ties
+    out_ref, idx_ref, backward_ref = _general_max_pool(x, pool)
+    out, idx = _max_tiles(x, pool, out_ref.shape[2:])
+    np.testing.assert_array_equal(out, out_ref)
+    np.testing.assert_array_equal(idx, idx_ref)
+    assert out.dtype == dtype and out.flags.c_contiguous
+    dout = rng.standard_normal(out.shape).astype(dtype)
+    dx = max_pool_backward(dout, max_pool_forward(x, pool)[1])
+    np.testing.assert_array_equal(dx, backward_ref(dout))
+    assert dx.dtype == dtype
+
+
+def test_nan_inputs_route_to_the_first_nan_like_argmax():
+    x = np.array([[1.0, np.nan], [np.nan, 5.0]]).reshape(1, 1, 2, 2)
+    out, cache = max_pool_forward(x, 2)
+    assert np.isnan(out).all()
+    dx = max_pool_backward(np.array([[[[3.0]]]]), cache)
+    np.testing.assert_array_equal(dx[0, 0], [[0.0, 3.0], [0.0, 0.0]])
+
+
+def test_non_finite_dout_reaches_only_the_argmax():
+    x = np.random.default_rng(7).permutation(2 * 3 * 6 * 6).reshape(2, 3, 6, 6) / 4.0
+    _, _, backward_ref = _general_max_pool(x, (2, 2))
+    dout = np.ones((2, 3, 3, 3))
+    dout[0, 0, 0, 0], dout[1, 2, 1, 2], dout[0, 1, 2, 0] = np.inf, -np.inf, np.nan
+    dx = max_pool_backward(dout, max_pool_forward(x, 2)[1])
+    np.testing.assert_array_equal(dx, backward_ref(dout))
+    assert np.count_nonzero(dx) == dout.size  # NaN counts as non-zero; nothing else became NaN

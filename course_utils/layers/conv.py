@@ -17,9 +17,12 @@ Two implementations of the same maths:
 - ``conv_forward_naive`` / ``conv_backward_naive``: plain loops, one output value at a time.
   Slow, but every line maps to the formula above.
 - ``conv_forward_im2col`` / ``conv_backward_im2col``: ``im2col`` copies every receptive
-  field into one row of a matrix, so the convolution becomes one matrix product; the
-  backward pass is two more matrix products and ``col2im``, which adds the rows back
-  into image positions. Hundreds of times faster than the loops.
+  field into one row of a matrix, so the convolution becomes one matrix product (done
+  image by image, ``w_mat @ cols[n].T``, so that it comes out in NCHW order without a
+  transposing copy); the backward pass is two more matrix products and ``col2im``, which
+  adds the rows back into image positions (``conv_backward_im2col`` fuses ``col2im`` with
+  the product that makes its rows: one small product per kernel offset, added straight
+  into dx). Hundreds of times faster than the loops.
 """
 
 from __future__ import annotations
@@ -169,8 +172,8 @@ def conv_forward_naive(
 
 
 def conv_backward_naive(
-    dout: NDArray[np.floating], cache: tuple
-) -> tuple[NDArray[np.floating], NDArray[np.floating], NDArray[np.floating]]:
+    dout: NDArray[np.floating], cache: tuple, input_grad: bool = True
+) -> tuple[NDArray[np.floating] | None, NDArray[np.floating], NDArray[np.floating]]:
     """Convolution backward pass with explicit loops.
 
     Each output value used one window of ``x_pad`` and one filter, so it sends
@@ -179,9 +182,10 @@ def conv_backward_naive(
     Args:
         dout: (N, F, H_out, W_out) upstream gradient.
         cache: from ``conv_forward_naive``.
+        input_grad: False skips dx (returned as None), as for the first layer of a network.
 
     Returns:
-        dx: (N, C, H, W), dw: (F, C, HH, WW), db: (F,).
+        dx: (N, C, H, W) or None, dw: (F, C, HH, WW), db: (F,).
     """
     x, w, b, (sh, sw), (ph, pw) = cache
     N, _, H, W = x.shape
@@ -201,7 +205,10 @@ def conv_backward_naive(
                     cols = slice(j * sw, j * sw + WW)
                     g = dout[n, f, i, j]
                     dw[f] += g * x_pad[n, :, rows, cols]
-                    dx_pad[n, :, rows, cols] += g * w[f]
+                    if input_grad:
+                        dx_pad[n, :, rows, cols] += g * w[f]
+    if not input_grad:
+        return None, dw, db
     dx = dx_pad[:, :, ph : ph + H, pw : pw + W]  # drop the gradient of the zero padding
     return dx, dw, db
 
@@ -297,8 +304,10 @@ def conv_forward_im2col(
 ) -> tuple[NDArray[np.floating], tuple]:
     """Convolution forward pass as one matrix product: ``im2col(x) @ w_mat.T + b``.
 
-    Same arguments and output as ``conv_forward_naive``; the cache holds the im2col
-    matrix (about HH*WW times the size of x) so that backward need not rebuild it.
+    Computed image by image as ``w_mat @ cols[n].T``: (F, H_out * W_out) blocks, already
+    in NCHW order. Same arguments and output as ``conv_forward_naive``; the cache holds
+    the im2col matrix (about HH*WW times the size of x) so that backward need not
+    rebuild it.
     """
     x, w, b, stride, pad, (H_out, W_out) = _check_conv_args(x, w, b, stride, pad)
     N = x.shape[0]
@@ -306,25 +315,29 @@ def conv_forward_im2col(
     dtype = np.result_type(x, w, b)
     cols = im2col(x.astype(dtype, copy=False), HH, WW, stride, pad)
     w_mat = w.transpose(0, 2, 3, 1).reshape(F, HH * WW * C).astype(dtype, copy=False)
-    out = cols @ w_mat.T + b.astype(dtype, copy=False)  # (N*H_out*W_out, F)
-    out = out.reshape(N, H_out, W_out, F).transpose(0, 3, 1, 2)
-    return np.ascontiguousarray(out), (x.shape, cols, w, stride, pad)
+    out = np.matmul(w_mat, cols.reshape(N, H_out * W_out, -1).transpose(0, 2, 1))
+    out += b.astype(dtype, copy=False)[:, None]
+    return out.reshape(N, F, H_out, W_out), (x.shape, cols, w, stride, pad)
 
 
 def conv_backward_im2col(
-    dout: NDArray[np.floating], cache: tuple
-) -> tuple[NDArray[np.floating], NDArray[np.floating], NDArray[np.floating]]:
+    dout: NDArray[np.floating], cache: tuple, input_grad: bool = True
+) -> tuple[NDArray[np.floating] | None, NDArray[np.floating], NDArray[np.floating]]:
     """Convolution backward pass with the im2col matrix from the forward pass.
 
     With ``out_mat = cols @ w_mat.T + b``: ``dw_mat = dout_mat.T @ cols``,
     ``db = sum of dout_mat over rows``, ``dcols = dout_mat @ w_mat``, ``dx = col2im(dcols)``.
+    (``dout_mat`` is dout as (N*H_out*W_out, F) rows; ``col2im(dcols)`` is computed one
+    kernel offset's columns at a time, see ``_col2im_of_product``.)
 
     Args:
         dout: (N, F, H_out, W_out) upstream gradient.
         cache: from ``conv_forward_im2col``.
+        input_grad: False skips dx (returned as None): ``dcols`` and ``col2im`` are the
+            dearer half of the backward pass, and the first layer does not need them.
 
     Returns:
-        dx: (N, C, H, W), dw: (F, C, HH, WW), db: (F,).
+        dx: (N, C, H, W) or None, dw: (F, C, HH, WW), db: (F,).
     """
     x_shape, cols, w, stride, pad = cache
     F, C, HH, WW = w.shape
@@ -333,12 +346,34 @@ def conv_backward_im2col(
     W_out = conv_output_size(W, WW, stride[1], pad[1])
     dout = _check_dout(dout, (N, F, H_out, W_out))
     dtype = np.result_type(dout, cols)
-    dout_mat = dout.transpose(0, 2, 3, 1).reshape(N * H_out * W_out, F).astype(dtype, copy=False)
-    w_mat = w.transpose(0, 2, 3, 1).reshape(F, HH * WW * C).astype(dtype, copy=False)
-    dw = (dout_mat.T @ cols).reshape(F, HH, WW, C).transpose(0, 3, 1, 2)
-    db = dout_mat.sum(axis=0)
-    dx = col2im(dout_mat @ w_mat, x_shape, HH, WW, stride, pad)
+    dout = dout.astype(dtype, copy=False)
+    dout_t = dout.transpose(1, 0, 2, 3).reshape(F, N * H_out * W_out)  # dout_mat.T
+    dw = (dout_t @ cols).reshape(F, HH, WW, C).transpose(0, 3, 1, 2)
+    db = dout_t.sum(axis=1)
+    if not input_grad:
+        return None, np.ascontiguousarray(dw), db
+    dx = _col2im_of_product(dout_t.T, w.astype(dtype, copy=False), x_shape, stride, pad)
     return np.ascontiguousarray(dx), np.ascontiguousarray(dw), db
+
+
+def _col2im_of_product(dout_mat, w, x_shape, stride, pad) -> np.ndarray:
+    """``col2im(dout_mat @ w_mat, x_shape, ...)`` without building ``dout_mat @ w_mat``.
+
+    The columns of ``dcols = dout_mat @ w_mat`` for kernel offset (p, q) are
+    ``dout_mat @ w[:, :, p, q]``: computed one offset at a time, each block is contiguous
+    (N, H_out, W_out, C), and adding it into its strided window of dx is much faster than
+    ``col2im``'s reads of C values at a time out of the wide ``dcols``.
+    """
+    N, C, H, W = x_shape
+    F, _, HH, WW = w.shape
+    (sh, sw), (ph, pw) = stride, pad
+    H_out, W_out = conv_output_size(H, HH, sh, ph), conv_output_size(W, WW, sw, pw)
+    dx_nhwc = np.zeros((N, H + 2 * ph, W + 2 * pw, C), dtype=dout_mat.dtype)
+    for p in range(HH):
+        for q in range(WW):
+            block = (dout_mat @ w[:, :, p, q]).reshape(N, H_out, W_out, C)
+            dx_nhwc[:, p : p + sh * H_out : sh, q : q + sw * W_out : sw, :] += block
+    return dx_nhwc[:, ph : ph + H, pw : pw + W, :].transpose(0, 3, 1, 2)
 
 
 # --------------------------------------------------------------------------------------
@@ -410,11 +445,17 @@ class Conv2D(Layer):
             )
         return out
 
-    def backward(self, dout: NDArray[np.floating]) -> NDArray[np.floating]:
-        """Fill ``grads["w"]``, ``grads["b"]``; return dx of shape (N, C, H, W)."""
+    def backward(
+        self, dout: NDArray[np.floating], input_grad: bool = True
+    ) -> NDArray[np.floating] | None:
+        """Fill ``grads["w"]``, ``grads["b"]``; return dx of shape (N, C, H, W).
+
+        With ``input_grad=False`` dx is skipped and None returned (``fit`` does this for
+        a network's first layer, whose input is data).
+        """
         cache = self._pop_cache()
         with blas_threads_for(self._macs):  # its two products have the forward's size
-            dx, dw, db = self._backward(dout, cache)
+            dx, dw, db = self._backward(dout, cache, input_grad=input_grad)
         self.grads["w"] = dw
         self.grads["b"] = db
         return dx

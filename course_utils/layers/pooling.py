@@ -16,9 +16,11 @@ convention). TensorFlow's CPU kernel does the same; so the gradient of a window 
 equal values goes to its top-left element, not split among them. Where windows overlap,
 an input that is the maximum of several windows receives the sum of their gradients.
 
-Non-overlapping windows (stride == pool size, the usual case) take a fast path that only
-reshapes; other strides fall back to a strided window view, still without Python loops
-over positions.
+Non-overlapping windows (stride == pool size, the usual case) take a fast path: one strided
+view per offset inside the window (4 for 2x2 pooling), compared element-wise, with no copy
+of the windows. Other strides use a strided window view, ``np.argmax`` forward and
+``np.put_along_axis`` backward; so do inputs with NaN (``np.argmax`` picks the first NaN)
+and, backward, an inf/NaN upstream gradient. Neither path loops over positions in Python.
 """
 
 from __future__ import annotations
@@ -88,6 +90,46 @@ def _scatter_windows(dwin: np.ndarray, x_shape, pool, stride) -> np.ndarray:
     return dx
 
 
+def _tile_offsets(pool, out_hw):
+    """(k, (rows, cols)) for each offset k = p * pw + q inside non-overlapping windows."""
+    (ph, pw), (H_out, W_out) = pool, out_hw
+    for p in range(ph):
+        for q in range(pw):
+            yield p * pw + q, (slice(p, H_out * ph, ph), slice(q, W_out * pw, pw))
+
+
+def _max_tiles(x: np.ndarray, pool, out_hw) -> tuple[np.ndarray, np.ndarray]:
+    """Max and argmax of non-overlapping windows, one strided view per window offset.
+
+    The same numbers as ``np.argmax`` over ``_windows`` for NaN-free x, without its copy:
+    a later offset replaces the running maximum only if it is strictly larger, so the
+    first maximum in row-major order wins ties.
+    """
+    offsets = _tile_offsets(pool, out_hw)
+    _, (rows, cols) = next(offsets)
+    out = x[:, :, rows, cols].copy()
+    idx = np.zeros(out.shape, dtype=np.min_scalar_type(pool[0] * pool[1] - 1))
+    for k, (rows, cols) in offsets:
+        view = x[:, :, rows, cols]
+        larger = view > out
+        np.maximum(out, view, out=out)
+        # k is larger than every offset before it: this sets idx to k where `larger`
+        np.maximum(idx, larger * idx.dtype.type(k), out=idx)
+    return out, idx
+
+
+def _unpool_tiles(dout: np.ndarray, idx: np.ndarray, x_shape, pool) -> np.ndarray:
+    """Adjoint of ``_max_tiles``: each window's dout goes to its argmax, zeros elsewhere.
+
+    ``dout * (idx == k)`` is about 3 times faster than ``np.where`` and the same for a
+    finite dout, the only kind ``max_pool_backward`` sends here (inf * 0 would be NaN).
+    """
+    dx = np.zeros(x_shape, dtype=dout.dtype)
+    for k, (rows, cols) in _tile_offsets(pool, idx.shape[2:]):
+        np.multiply(dout, idx == k, out=dx[:, :, rows, cols])
+    return dx
+
+
 def _check_dout(dout, shape) -> np.ndarray:
     dout = as_array(dout, "dout", dtype_kind="f")
     if dout.shape != tuple(shape):
@@ -112,9 +154,12 @@ def max_pool_forward(
         cache: for ``max_pool_backward`` (input shape, window geometry, argmax per window).
     """
     x, pool, stride, out_hw = _check_pool_args(x, pool_size, stride)
-    win = _windows(x, pool, stride, out_hw)
-    idx = np.argmax(win, axis=-1)  # first maximum in row-major window order
-    out = np.take_along_axis(win, idx[..., None], axis=-1)[..., 0]
+    if stride == pool and not np.isnan(x).any():
+        out, idx = _max_tiles(x, pool, out_hw)
+    else:
+        win = _windows(x, pool, stride, out_hw)
+        idx = np.argmax(win, axis=-1)  # first maximum in row-major window order
+        out = np.take_along_axis(win, idx[..., None], axis=-1)[..., 0]
     return out, (x.shape, pool, stride, idx)
 
 
@@ -130,6 +175,8 @@ def max_pool_backward(dout: NDArray[np.floating], cache: tuple) -> NDArray[np.fl
     """
     x_shape, pool, stride, idx = cache
     dout = _check_dout(dout, idx.shape)
+    if stride == pool and np.isfinite(dout).all():
+        return _unpool_tiles(dout, idx, x_shape, pool)
     dwin = np.zeros((*idx.shape, pool[0] * pool[1]), dtype=dout.dtype)
     np.put_along_axis(dwin, idx[..., None], dout[..., None], axis=-1)
     return _scatter_windows(dwin, x_shape, pool, stride)
