@@ -174,8 +174,12 @@ def _check_schedule(events, n, epochs, batch_size, lr, lr_decay, label) -> None:
         want = lr * lr_decay**epoch
         used = sorted(set(steps[epoch * k : (epoch + 1) * k]))
         if not all(np.isclose(u, want, rtol=1e-6, atol=0.0) for u in used):
-            how = "pass lr to Adam" if epoch == 0 else "after each epoch multiply the "
-            how += "" if epoch == 0 else "optimiser's lr by lr_decay"
+            if len(used) > 1:
+                how = "the lr changed within the epoch: multiply it by lr_decay once per epoch"
+            elif epoch == 0:
+                how = "pass lr to Adam, and decay it only after the first epoch"
+            else:
+                how = "after each epoch multiply the optimiser's lr by lr_decay"
             fail(
                 f"{label}: in epoch {epoch + 1} Adam stepped with lr {used[:3]}, expected "
                 f"lr * lr_decay^{epoch} = {want:.6g}: {how}"

@@ -955,12 +955,12 @@ TRAIN_WRONG = {
     "decay_ignored": (make_train_mlp("decay_ignored"), r"in epoch 2 .*lr_decay", TRAIN_BOTH),
     "decay_every_step": (
         make_train_mlp("decay_every_step"),
-        r"in epoch 1 Adam stepped with lr",
+        r"in epoch 1 Adam stepped with lr .* changed within the epoch",
         TRAIN_BOTH,
     ),  # fmt: skip
     "decay_at_epoch_start": (
         make_train_mlp("decay_at_epoch_start"),
-        r"in epoch 1 Adam stepped with lr",
+        r"in epoch 1 Adam stepped with lr .* decay it only after the first epoch",
         TRAIN_BOTH,
     ),  # fmt: skip
     # the visible run asks for the usual 128, so only another batch size shows it
