@@ -44,8 +44,11 @@ def rule_trajectory(rule, params, grads, kwargs) -> dict:
                 return {"ws": out, "problem": f"{where}: {_raised(exc)}"}
             for name, now, was in (("w", w, ws[i]), ("dw", dw, g)):
                 if not np.array_equal(now, was, equal_nan=True):
-                    return {"ws": out, "problem": f"{where}: modified its argument `{name}` in "
-                            f"place (work on a copy: `{name} = {name} - ...`, not `-=`)"}  # fmt: skip
+                    problem = (
+                        f"{where}: modified its argument `{name}` in place (work on a copy: "
+                        f"`{name} = {name} - ...`, not `-=`)"
+                    )
+                    return {"ws": out, "problem": problem}
             if not isinstance(result, tuple | list) or len(result) != 2:
                 kind = type(result).__name__
                 size = f" of length {len(result)}" if isinstance(result, tuple | list) else ""

@@ -58,7 +58,9 @@ def forbid_library(obj, what: str, hint: str) -> None:
 
 
 def kwargs_text(kwargs: dict) -> str:
-    return ", ".join(f"{k}={v!r}" if isinstance(v, bool) else f"{k}={v:g}" for k, v in kwargs.items())
+    return ", ".join(
+        f"{k}={v!r}" if isinstance(v, bool) else f"{k}={v:g}" for k, v in kwargs.items()
+    )
 
 
 seal(__name__)

@@ -77,7 +77,9 @@ def _variant(losses, patience, min_delta, *, rule) -> dict:
                 return {"stopped_epoch": epoch, "best_epoch": best_epoch}
             continue
         wait += 1
-        limit = {"patience_plus_1": patience + 1, "patience_minus_1": patience - 1}.get(rule, patience)
+        limit = {"patience_plus_1": patience + 1, "patience_minus_1": patience - 1}.get(
+            rule, patience
+        )
         if wait >= limit:
             return {"stopped_epoch": epoch, "best_epoch": best_epoch}
     return {"stopped_epoch": None, "best_epoch": best_epoch}
@@ -89,8 +91,9 @@ _NAMED = {
     "patience_minus_1": "you stop one epoch too early, after patience - 1 epochs without "
     "improvement: the count is 0 after an improving epoch (do not count that epoch), grows "
     "by 1 at each epoch without improvement, and stops training when it reaches patience",
-    "non_strict": "a decrease of exactly min_delta counts as an improvement in yours: it "
-    "must be MORE than min_delta, val_loss < best - min_delta (strict)",
+    "non_strict": "a val_loss lower than the best by exactly min_delta (with min_delta = 0: "
+    "equal to the best) counts as an improvement in yours: it must be lower by MORE than "
+    "min_delta, val_loss < best - min_delta (strict)",
     "plus_delta": "min_delta has the wrong sign: val_loss < best + min_delta lets a loss that "
     "got worse by less than min_delta count as an improvement; it must be val_loss < best - "
     "min_delta",
@@ -98,15 +101,15 @@ _NAMED = {
     "the BEST so far (val_loss < best - min_delta)",
     "no_delta": "min_delta is ignored: an improvement must be more than min_delta, val_loss "
     "< best - min_delta",
-    "no_reset": "the count of epochs without improvement is not reset to 0 when an epoch "
-    "improves",
+    "no_reset": "the count of epochs without improvement is not reset to 0 when an epoch improves",
 }
 
 
 def _curves(rng) -> list[tuple[str, list[float], int, float]]:
     """(description, val_loss per epoch, patience, min_delta)."""
     plateau = [1.0, 0.8, 0.6, 0.5] + [0.5] * 8
-    noisy = [float(v) for v in np.round(1 / np.arange(1, 31) + 0.08 * rng.standard_normal(30), 6)]
+    k = np.arange(1, 31)
+    noisy = [float(v) for v in np.round(0.2 + 1 / k + 0.06 * np.abs(rng.standard_normal(30)), 6)]
     monotone = [2.0 - 0.05 * k for k in range(30)]
     exact = [2.0, 1.75, 1.5, 1.25, 1.0, 0.875, 0.75, 0.6875, 0.625, 0.625, 0.625]
     worse = [1.0, 1.0625, 1.125, 1.1875, 1.25, 1.3125, 1.375]
@@ -163,12 +166,21 @@ def _run_curve(EarlyStopping, desc, losses, patience, min_delta, rng, restore_be
 
 
 def _explain(losses, patience, min_delta, got_stop, got_best) -> str:
+    """The rule, differing from Keras' in one part, that does what the student's object did
+    on this curve (all of them, when several fit)."""
+    fits = []
     for rule, text in _NAMED.items():
         if rule == "patience_minus_1" and patience == 0:
             continue
         alt = _variant(losses, patience, min_delta, rule=rule)
         if alt["stopped_epoch"] == got_stop and alt["best_epoch"] == got_best:
-            return text
+            fits.append(text)
+    if len(fits) == 1:
+        return fits[0]
+    if fits:
+        return f"{len(fits)} slips each explain what yours did on this curve: " + "; or ".join(
+            f"({i}) {text}" for i, text in enumerate(fits, start=1)
+        )
     return (
         "an epoch improves if val_loss < best - min_delta (best: the lowest val_loss so far); "
         "it then sets best, best_epoch and resets the count of epochs without improvement; "
@@ -242,8 +254,9 @@ def hidden_curves(rng) -> list[tuple[str, list[float], int, float]]:
     out = []
     for _ in range(4):
         n = int(rng.integers(15, 40))
-        base = 1.0 / np.sqrt(np.arange(1, n + 1)) + 0.02 * np.arange(n) / n
-        losses = [float(v) for v in np.round(base + 0.05 * rng.standard_normal(n), 5)]
+        base = 0.2 + 1.0 / np.sqrt(np.arange(1, n + 1)) + 0.02 * np.arange(n) / n
+        noise = 0.05 * np.abs(rng.standard_normal(n))
+        losses = [float(v) for v in np.round(base + noise, 5)]
         patience = int(rng.integers(1, 6))
         min_delta = float(np.round(rng.choice([0.0, 10 ** rng.uniform(-3, -1.5)]), 6))
         out.append((f"a random noisy curve of {n} epochs", losses, patience, min_delta))

@@ -308,12 +308,15 @@ def _first_step(name, hyper, step, expected, g) -> str:
     sentences = explain_difference(step, expected, factors=_factors(name, hyper))
     if sentences:
         return first + sentences[0]
-    return first + {
-        "sgd_momentum": "with v = 0 at the start, it must be v = -lr * dw, w + v",
-        "nesterov": "with v = 0 at the start, it must be -(1 + momentum) lr dw",
-        "rmsprop": "with s = 0 at the start, it must be -lr dw / sqrt((1 - rho) dw² + eps)",
-        "adam": "at t = 1 it must be about -lr sign(dw)",
-    }[name]
+    return (
+        first
+        + {
+            "sgd_momentum": "with v = 0 at the start, it must be v = -lr * dw, w + v",
+            "nesterov": "with v = 0 at the start, it must be -(1 + momentum) lr dw",
+            "rmsprop": "with s = 0 at the start, it must be -lr dw / sqrt((1 - rho) dw² + eps)",
+            "adam": "at t = 1 it must be about -lr sign(dw)",
+        }[name]
+    )
 
 
 def _constant_factor(step, expected, factors) -> str:
@@ -386,7 +389,7 @@ def _rmsprop_first_step(step, g, hyper) -> str:
     return ""
 
 
-def _probe_zero_gradient(rule, hyper, shape_like):
+def _probe_zero_gradient(rule, hyper):
     """(first step, second step): one call with dw = g from state None at w = 0, then one
     with dw = 0 and the returned state."""
     g = np.linspace(-1.0, 1.0, 6).reshape(2, 3) + 0.05
@@ -400,7 +403,7 @@ def _probe_zero_gradient(rule, hyper, shape_like):
 def _carried_velocity(rule, name, hyper, params, grads, kwargs, got, t, i) -> str:
     m = hyper["momentum"]
     try:
-        s1, s2 = _probe_zero_gradient(rule, hyper, params[i])
+        s1, s2 = _probe_zero_gradient(rule, hyper)
     except AssertionError:
         return ""
     want = m if name == "sgd_momentum" else m * m / (1 + m)
@@ -463,8 +466,8 @@ def _carried_adam(rule, name, hyper, params, grads, kwargs, got, t, i) -> str:
         before = p0 if s == 1 else got[s - 2][i].astype(float)
         step = got[s - 1][i].astype(float) - before
         direction = m / (np.sqrt(v) + eps)
-        alpha = -float(np.dot(step.ravel(), direction.ravel()) / np.dot(direction.ravel(),
-                                                                      direction.ravel()))  # fmt: skip
+        d = direction.ravel()
+        alpha = -float(np.dot(step.ravel(), d) / np.dot(d, d))
         if not np.allclose(step, -alpha * direction, rtol=1e-4, atol=1e-15):
             return ""
         lr_t = [lr * math.sqrt(1 - b2**k) / (1 - b1**k) for k in range(1, 400)]
@@ -517,8 +520,8 @@ def _visible(rule, name: str) -> None:
     _compare(rule, name, [p0], [[g] for g in grads], hyper, "(float32 w and dw)")
     ps = [rng.standard_normal((2, 2)) for _ in range(2)]
     grads = [[rng.standard_normal((2, 2)) for _ in range(2)] for _ in range(_STEPS)]
-    _compare(rule, name, ps, grads, hyper,
-             "(two parameters of shape (2, 2), stepped in turn, each with its own state)")  # fmt: skip
+    case = "(two parameters of shape (2, 2), stepped in turn, each with its own state)"
+    _compare(rule, name, ps, grads, hyper, case)
 
 
 def _hidden(rule, name: str, seed: int) -> None:

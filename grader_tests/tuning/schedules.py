@@ -112,13 +112,15 @@ def _value(v, label: str) -> float:
 
 
 def _call_text(name, args, kwargs) -> str:
-    shown = [f"{a:g}" for a in args] + [f"{k}={v!r}" for k, v in kwargs.items()]
+    shown = [f"{a:g}" for a in args] + [
+        f"{k}={v!r}" if isinstance(v, bool) else f"{k}={v:g}" for k, v in kwargs.items()
+    ]
     return f"{name}({', '.join(shown)})"
 
 
 def _compare(factory, name, args, kwargs, case) -> None:
     call = _call_text(name, args, kwargs)
-    label = f"`{call}` {case}"
+    label = f"`{call}`" + (f" {case}" if case else "")
     schedule = call_student(factory, *args, label=label, **kwargs)
     if not callable(schedule):
         fail(

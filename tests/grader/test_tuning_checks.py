@@ -181,7 +181,9 @@ def _es_curves():
 
     rng = np.random.default_rng(11)
     curves = [(c[1], c[2], c[3]) for c in early_stopping._curves(rng)]
-    curves += [(c[1], c[2], c[3]) for c in early_stopping.hidden_curves(np.random.default_rng(5107))]
+    curves += [
+        (c[1], c[2], c[3]) for c in early_stopping.hidden_curves(np.random.default_rng(5107))
+    ]
     return curves
 
 

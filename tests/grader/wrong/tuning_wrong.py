@@ -312,14 +312,28 @@ ADAM_CORRECT = [adam, adam_keras_float32, adam_eps_hat]
 
 SGD_MOMENTUM_WRONG = {
     "velocity_sign_flipped": (momentum_uphill, r"FIRST step.*goes uphill", MOM_BOTH),
-    "dampened": (momentum_dampened, r"FIRST step.*it is 1 - momentum = 0\.\d+ × Keras' step", MOM_BOTH),
-    "momentum_twice": (momentum_twice, r"momentum² = [\d.]+ × the previous one, where Keras' is momentum =", MOM_BOTH),
-    "forgets_velocity": (momentum_forgets, r"next step is 0: the velocity is not carried",
-                         MOM_BOTH),  # fmt: skip
+    "dampened": (
+        momentum_dampened,
+        r"FIRST step.*it is 1 - momentum = 0\.\d+ × Keras' step",
+        MOM_BOTH,
+    ),
+    "momentum_twice": (
+        momentum_twice,
+        r"momentum² = [\d.]+ × the previous one, where Keras' is momentum =",
+        MOM_BOTH,
+    ),
+    "forgets_velocity": (
+        momentum_forgets,
+        r"next step is 0: the velocity is not carried",
+        MOM_BOTH,
+    ),  # fmt: skip
     "global_velocity": (momentum_global_velocity, r"ALONE.*no global variables", MOM_BOTH),
     "w_in_place": (momentum_in_place, r"modified its argument `w` in place", MOM_BOTH),
-    "float64_state": (momentum_float64_state, r"(?s)came back as float64.*np.zeros_like",
-                      MOM_BOTH),  # fmt: skip
+    "float64_state": (
+        momentum_float64_state,
+        r"(?s)came back as float64.*np.zeros_like",
+        MOM_BOTH,
+    ),  # fmt: skip
     "lr_default": (momentum_lr_default, r"a default is not.*lr=0\.01", ("check_sgd_momentum",)),
 }
 NESTEROV_WRONG = {
@@ -329,21 +343,42 @@ NESTEROV_WRONG = {
 }
 RMSPROP_WRONG = {
     "no_sqrt": (rmsprop_no_sqrt, r"grows like \|dw\|\^-1\.00.*square ROOT", RMS_BOTH),
-    "eps_outside_sqrt": (rmsprop_eps_outside, r"where eps acts.*epsilon INSIDE the square root.*outside",
-                         RMS_BOTH),  # fmt: skip
-    "rho_swapped": (rmsprop_rho_swapped, r"FIRST step.*it is sqrt\(\(1 - rho\) / rho\) = ", RMS_BOTH),
+    "eps_outside_sqrt": (
+        rmsprop_eps_outside,
+        r"where eps acts.*epsilon INSIDE the square root.*outside",
+        RMS_BOTH,
+    ),  # fmt: skip
+    "rho_swapped": (
+        rmsprop_rho_swapped,
+        r"FIRST step.*it is sqrt\(\(1 - rho\) / rho\) = ",
+        RMS_BOTH,
+    ),
     "forgets_mean_square": (rmsprop_forgets, r"THIS gradient alone.*not carried", RMS_BOTH),
     "abs_not_square": (rmsprop_abs, r"grows like \|dw\|\^0\.50.*square ROOT", RMS_BOTH),
 }
 ADAM_WRONG = {
     "no_bias_correction": (adam_no_bias_correction, r"WITHOUT bias correction", ADAM_BOTH),
     "t_from_zero": (adam_t_from_zero, r"(?s)nan or inf.*t \+= 1 BEFORE", ADAM_BOTH),
-    "t_not_saved": (adam_t_not_saved, r"uses t = 1, 1, 1, 1, 1, 1: the step counter runs wrong", ADAM_BOTH),
-    "t_twice": (adam_t_twice, r"uses t = 1, 3, 5, 7, 9, 11: the step counter runs wrong", ADAM_BOTH),
-    "eps_inside_sqrt": (adam_eps_inside, r"FIRST step.*where eps acts.*not sqrt\(v \+ eps\)",
-                        ADAM_BOTH),  # fmt: skip
-    "textbook_eps": (adam_textbook_eps, r"where eps acts.*bias-corrected sqrt\(v_hat\)",
-                     ADAM_BOTH),  # fmt: skip
+    "t_not_saved": (
+        adam_t_not_saved,
+        r"uses t = 1, 1, 1, 1, 1, 1: the step counter runs wrong",
+        ADAM_BOTH,
+    ),
+    "t_twice": (
+        adam_t_twice,
+        r"uses t = 1, 3, 5, 7, 9, 11: the step counter runs wrong",
+        ADAM_BOTH,
+    ),
+    "eps_inside_sqrt": (
+        adam_eps_inside,
+        r"FIRST step.*where eps acts.*not sqrt\(v \+ eps\)",
+        ADAM_BOTH,
+    ),  # fmt: skip
+    "textbook_eps": (
+        adam_textbook_eps,
+        r"where eps acts.*bias-corrected sqrt\(v_hat\)",
+        ADAM_BOTH,
+    ),  # fmt: skip
     "betas_swapped": (adam_betas_swapped, r"FIRST step.*which beta goes", ADAM_BOTH),
     "global_t": (adam_global_t, r"ALONE.*no global variables", ADAM_BOTH),
     "float32_result": (adam_float32_cast, r"came back as float32, but w was float64", ADAM_BOTH),
@@ -454,7 +489,8 @@ def cosine_decay(initial, decay_steps, alpha=0.0):
 
 def cosine_decay_numpy(initial, decay_steps, alpha=0.0):
     return lambda step: float(
-        initial * (alpha + (1 - alpha) * (1 + np.cos(np.pi * np.clip(step / decay_steps, 0, 1))) / 2)
+        initial
+        * (alpha + (1 - alpha) * (1 + np.cos(np.pi * np.clip(step / decay_steps, 0, 1))) / 2)
     )
 
 
@@ -558,7 +594,9 @@ def polynomial_cycle_at_multiple(initial, end, decay_steps, power, cycle=False):
 
 
 def cosine_no_alpha(initial, decay_steps, alpha=0.0):
-    return lambda step: initial * 0.5 * (1 + math.cos(math.pi * min(step, decay_steps) / decay_steps))
+    return lambda step: (
+        initial * 0.5 * (1 + math.cos(math.pi * min(step, decay_steps) / decay_steps))
+    )
 
 
 def cosine_no_clamp(initial, decay_steps, alpha=0.0):
@@ -600,7 +638,11 @@ POLYNOMIAL_DECAY_CORRECT = [polynomial_decay, polynomial_decay_keras_style,
 COSINE_DECAY_CORRECT = [cosine_decay, cosine_decay_numpy, cosine_decay_interpolated]
 
 STEP_DECAY_WRONG = {
-    "drops_one_late": (step_decay_late, r"drops one step late: the drop happens AT step", STEP_BOTH),
+    "drops_one_late": (
+        step_decay_late,
+        r"drops one step late: the drop happens AT step",
+        STEP_BOTH,
+    ),
     "round_not_floor": (step_decay_round, r"halfway.*round\(step / decay_steps\)", STEP_BOTH),
     "ceil_not_floor": (step_decay_ceil, r"first step of each period: ceil", STEP_BOTH),
     "continuous": (step_decay_continuous, r"changes at every step: a staircase", STEP_BOTH),
@@ -611,18 +653,27 @@ EXPONENTIAL_DECAY_WRONG = {
     "not_divided": (exponential_not_divided, r"decay_steps times too large", EXP_BOTH),
     "exp_of_rate": (exponential_as_exp, r"exp\(-decay_rate \* step / decay_steps\)", EXP_BOTH),
     "staircase_ignored": (exponential_staircase_ignored, r"changes at every step", EXP_BOTH),
-    "always_staircase": (exponential_always_staircase, r"only changes at multiples.*staircase=True",
-                         EXP_BOTH),  # fmt: skip
+    "always_staircase": (
+        exponential_always_staircase,
+        r"only changes at multiples.*staircase=True",
+        EXP_BOTH,
+    ),  # fmt: skip
 }
 POLYNOMIAL_DECAY_WRONG = {
     "no_clamp": (polynomial_no_clamp, r"must stay at end.*min\(step, decay_steps\)", POLY_BOTH),
     "cycle_restarts": (polynomial_cycle_restart, r"step % decay_steps\).*horizon GROWS", POLY_BOTH),
     "cycle_ignored": (polynomial_cycle_ignored, r"cycle=True.*horizon GROWS", POLY_BOTH),
-    "power_ignored": (polynomial_power_ignored, r"\*\* 1 ,? ?where power = 2|\*\* 1, where power",
-                      ("check_polynomial_decay",)),  # fmt: skip
+    "power_ignored": (
+        polynomial_power_ignored,
+        r"\*\* 1 ,? ?where power = 2|\*\* 1, where power",
+        ("check_polynomial_decay",),
+    ),  # fmt: skip
     "initial_end_swapped": (polynomial_swapped, r"starts at `end`.*swapped", POLY_BOTH),
-    "cycle_at_multiple": (polynomial_cycle_at_multiple, r"a multiple of decay_steps.*end =",
-                          POLY_BOTH),  # fmt: skip
+    "cycle_at_multiple": (
+        polynomial_cycle_at_multiple,
+        r"a multiple of decay_steps.*end =",
+        POLY_BOTH,
+    ),  # fmt: skip
 }
 COSINE_DECAY_WRONG = {
     "alpha_ignored": (cosine_no_alpha, r"yours is 0: alpha is ignored", COS_BOTH),
@@ -777,16 +828,26 @@ EARLY_STOPPING_CORRECT = [EarlyStopping, EarlyStoppingSinceBest, EarlyStoppingDe
 EARLY_STOPPING_WRONG = {
     "patience_plus_one": (ESPatiencePlusOne, r"patience \+ 1 epochs.*REACHES patience", ES_BOTH),
     "patience_minus_one": (ESPatienceMinusOne, r"one epoch too early", ES_BOTH),
-    "non_strict": (ESNonStrict, r"exactly min_delta counts as an improvement", ES_VISIBLE),
+    "non_strict": (ESNonStrict, r"equal to the best\) counts as an improvement", ES_VISIBLE),
     "min_delta_sign": (ESDeltaSign, r"min_delta has the wrong sign", ES_VISIBLE),
     "compares_last": (ESComparesLast, r"PREVIOUS epoch's val_loss.*BEST so far", ES_BOTH),
     "min_delta_ignored": (ESNoDelta, r"min_delta is ignored", ES_VISIBLE),
     "wait_not_reset": (ESNoReset, r"not reset to 0", ES_BOTH),
     "weights_by_reference": (ESReference, r"kept a reference.*w\.copy\(\)", ES_BOTH),
     "shallow_list_copy": (ESShallowCopy, r"list\(weights\) copies the list", ES_BOTH),
-    "stores_every_epoch": (ESStoresEveryEpoch, r"weights of epoch \d+, not of the best epoch",
-                           ES_BOTH),  # fmt: skip
-    "no_stopped_epoch": (ESNoStoppedEpoch, r"(?s)stopped_epoch is None.*set stopped_epoch", ES_BOTH),
-    "restore_best_ignored": (ESIgnoresRestoreBest, r"expected None with restore_best=False",
-                             ES_VISIBLE),  # fmt: skip
+    "stores_every_epoch": (
+        ESStoresEveryEpoch,
+        r"weights of epoch \d+, not of the best epoch",
+        ES_BOTH,
+    ),  # fmt: skip
+    "no_stopped_epoch": (
+        ESNoStoppedEpoch,
+        r"(?s)stopped_epoch is None.*set stopped_epoch",
+        ES_BOTH,
+    ),
+    "restore_best_ignored": (
+        ESIgnoresRestoreBest,
+        r"expected None with restore_best=False",
+        ES_VISIBLE,
+    ),  # fmt: skip
 }
