@@ -147,6 +147,11 @@ def _run_curve(EarlyStopping, desc, losses, patience, min_delta, rng, restore_be
     want = reference_run(losses, patience, min_delta)
     curve = ", ".join(f"{v:g}" for v in losses[:14]) + (", ..." if len(losses) > 14 else "")
     got_stop = len(run["decisions"]) if run["decisions"] and run["decisions"][-1] else None
+    if got_stop == 1:
+        fail(
+            f"{label}: update() returned True (stop) at epoch 1, which always improves on "
+            f"best = inf\nHint: update() returns True to STOP training and False to go on"
+        )
     if got_stop != want["stopped_epoch"] or run["best_epoch"] != want["best_epoch"]:
         yours = f"stops after epoch {got_stop}" if got_stop else "never stops"
         keras = (f"stops after epoch {want['stopped_epoch']}" if want["stopped_epoch"]

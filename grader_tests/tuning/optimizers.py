@@ -428,7 +428,8 @@ def _carried_velocity(rule, name, hyper, params, grads, kwargs, got, t, i) -> st
         f"the first step is right, but with a zero gradient your next step is "
         f"{label or format(r, '.4g')} × the previous one, where Keras' is {what} "
         f"= {want:.4g} × it: what the velocity carries over is wrong (v = momentum * v "
-        f"- lr * dw, with momentum applied once per step, to the velocity in the state)"
+        f"- lr * dw, with momentum applied once per step, to the velocity in the state; the "
+        f"state is the velocity v itself, not the step you applied to w)"
     )
 
 
@@ -453,6 +454,33 @@ def _carried_mean_square(rule, name, hyper, params, grads, kwargs, got, t, i) ->
 
 
 def _carried_adam(rule, name, hyper, params, grads, kwargs, got, t, i) -> str:
+    return _adam_counter(hyper, params, got, grads, i) or _adam_moments(rule, hyper)
+
+
+def _adam_moments(rule, hyper) -> str:
+    """A second step with a zero gradient: m and v only decay, so its size against the
+    first step's shows what the state carries."""
+    try:
+        s1, s2 = _probe_zero_gradient(rule, hyper)
+    except AssertionError:
+        return ""
+    g = np.linspace(-1.0, 1.0, 6).reshape(2, 3) + 0.05
+    ref = keras_adam([np.zeros_like(g)], [[g], [np.zeros_like(g)]], hyper["lr"],
+                     hyper["beta_1"], hyper["beta_2"], hyper["epsilon"])  # fmt: skip
+    k1, k2 = ref[0][0], ref[1][0] - ref[0][0]
+    if not np.allclose(s1, k1, rtol=1e-4) or np.allclose(s2, k2, rtol=1e-4, atol=1e-15):
+        return ""
+    r, r_keras = float(np.median(s2 / s1)), float(np.median(k2 / k1))
+    return (
+        f"the first step is right, but with a zero gradient at the second step (m and v only "
+        f"decay) your step is {r:.4g} × the first, Keras' {r_keras:.4g} ×: what m and v carry "
+        f"from call to call is wrong. Keep the raw moments in the state, m = beta_1 m + "
+        f"(1 - beta_1) dw and v = beta_2 v + (1 - beta_2) dw**2 (not the bias-corrected m_hat, "
+        f"v_hat, which are recomputed from them at every step)"
+    )
+
+
+def _adam_counter(hyper, params, got, grads, i) -> str:
     """Infer the step counter from the step size: with m and v computed exactly, the step
     is -lr_t m / (sqrt(v) + eps) and lr_t tells which t the bias correction used."""
     lr, b1, b2, eps = hyper["lr"], hyper["beta_1"], hyper["beta_2"], hyper["epsilon"]

@@ -151,6 +151,12 @@ def _diagnose(name, args, kwargs, got, want, d, schedule, call) -> str:
     initial = args[0]
     if not math.isclose(got[0], want[0], rel_tol=_RTOL, abs_tol=_ATOL):
         extra = ""
+        if name == "exponential_decay" and math.isclose(got[0], initial / d, rel_tol=1e-6):
+            extra = (
+                " (yours is initial / decay_steps: ** binds tighter than /, so decay_rate ** "
+                "step / decay_steps is (decay_rate ** step) / decay_steps; write decay_rate "
+                "** (step / decay_steps))"
+            )
         if name == "polynomial_decay" and math.isclose(got[0], args[1], rel_tol=1e-6):
             extra = " (yours starts at `end`: are initial and end swapped?)"
         if name == "cosine_decay" and math.isclose(got[0], initial * (1 + kwargs.get("alpha", 0)),

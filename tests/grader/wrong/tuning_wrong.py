@@ -192,6 +192,13 @@ def nesterov_momentum_squared(w, dw, state=None, *, lr=0.01, momentum=0.9):
     return w + momentum * (momentum * v - lr * dw), v
 
 
+def nesterov_returns_update(w, dw, state=None, *, lr=0.01, momentum=0.9):
+    v = np.zeros_like(w) if state is None else state
+    v = momentum * v - lr * dw
+    update = momentum * v - lr * dw
+    return w + update, update  # the step applied kept as the velocity
+
+
 def rmsprop_no_sqrt(w, dw, state=None, *, lr=0.001, rho=0.9, epsilon=1e-7):
     s = np.zeros_like(w) if state is None else state
     s = rho * s + (1 - rho) * dw**2
@@ -300,6 +307,16 @@ def adam_global_t(w, dw, state=None, *, lr=0.001, beta_1=0.9, beta_2=0.999, epsi
     return w - lr_t * m / (np.sqrt(v) + epsilon), (m, v)
 
 
+def adam_keeps_corrected_moments(w, dw, state=None, *, lr=0.001, beta_1=0.9, beta_2=0.999,
+                                 epsilon=1e-7):  # fmt: skip
+    m, v, t = (np.zeros_like(w), np.zeros_like(w), 0) if state is None else state
+    t += 1
+    m = (beta_1 * m + (1 - beta_1) * dw) / (1 - beta_1**t)
+    v = (beta_2 * v + (1 - beta_2) * dw**2) / (1 - beta_2**t)
+    eps_hat = epsilon / math.sqrt(1 - beta_2**t)  # eps where Keras puts it
+    return w - lr * m / (np.sqrt(v) + eps_hat), (m, v, t)  # m_hat, v_hat carried over
+
+
 def adam_float32_cast(w, dw, state=None, *, lr=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
     w_new, state = adam(w, dw, state, lr=lr, beta_1=beta_1, beta_2=beta_2, epsilon=epsilon)
     return w_new.astype(np.float32), state
@@ -340,6 +357,11 @@ NESTEROV_WRONG = {
     "plain_momentum": (nesterov_plain, r"plain momentum's first step.*look-ahead", NAG_BOTH),
     "old_velocity": (nesterov_old_velocity, r"plain momentum's first step", NAG_BOTH),
     "momentum_squared": (nesterov_momentum_squared, r"FIRST step.*momentum", NAG_BOTH),
+    "update_kept_as_velocity": (
+        nesterov_returns_update,
+        r"next step is momentum² = [\d.]+ × the previous one.*not the step you applied",
+        NAG_BOTH,
+    ),
 }
 RMSPROP_WRONG = {
     "no_sqrt": (rmsprop_no_sqrt, r"grows like \|dw\|\^-1\.00.*square ROOT", RMS_BOTH),
@@ -380,6 +402,11 @@ ADAM_WRONG = {
         ADAM_BOTH,
     ),  # fmt: skip
     "betas_swapped": (adam_betas_swapped, r"FIRST step.*which beta goes", ADAM_BOTH),
+    "corrected_moments_carried": (
+        adam_keeps_corrected_moments,
+        r"zero gradient at the second step.*not the bias-corrected m_hat",
+        ADAM_BOTH,
+    ),
     "global_t": (adam_global_t, r"ALONE.*no global variables", ADAM_BOTH),
     "float32_result": (adam_float32_cast, r"came back as float32, but w was float64", ADAM_BOTH),
 }
@@ -532,6 +559,12 @@ def exponential_not_divided(initial, decay_steps, decay_rate, staircase=False):
     return lambda step: initial * decay_rate ** (step // decay_steps if staircase else step)
 
 
+def exponential_precedence(initial, decay_steps, decay_rate, staircase=False):
+    if staircase:
+        return lambda step: initial * decay_rate ** (step // decay_steps)
+    return lambda step: initial * decay_rate**step / decay_steps
+
+
 def exponential_as_exp(initial, decay_steps, decay_rate, staircase=False):
     def schedule(step):
         p = step / decay_steps
@@ -651,6 +684,7 @@ STEP_DECAY_WRONG = {
 }
 EXPONENTIAL_DECAY_WRONG = {
     "not_divided": (exponential_not_divided, r"decay_steps times too large", EXP_BOTH),
+    "precedence": (exponential_precedence, r"initial / decay_steps: \*\* binds tighter", EXP_BOTH),
     "exp_of_rate": (exponential_as_exp, r"exp\(-decay_rate \* step / decay_steps\)", EXP_BOTH),
     "staircase_ignored": (exponential_staircase_ignored, r"changes at every step", EXP_BOTH),
     "always_staircase": (
@@ -818,6 +852,13 @@ class ESPatienceMinusOne(EarlyStopping):
         return False
 
 
+class ESTrueToContinue(EarlyStopping):
+    """Returns True to go on training (the opposite of the convention)."""
+
+    def update(self, epoch, val_loss, weights):
+        return not super().update(epoch, val_loss, weights)
+
+
 class ESIgnoresRestoreBest(EarlyStopping):
     def update(self, epoch, val_loss, weights):
         self.restore_best = True
@@ -845,6 +886,7 @@ EARLY_STOPPING_WRONG = {
         r"(?s)stopped_epoch is None.*set stopped_epoch",
         ES_BOTH,
     ),
+    "true_to_continue": (ESTrueToContinue, r"returns True to STOP", ES_BOTH),
     "restore_best_ignored": (
         ESIgnoresRestoreBest,
         r"expected None with restore_best=False",
