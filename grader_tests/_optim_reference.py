@@ -57,20 +57,21 @@ def exact_adam(p0, grads, lr, beta1, beta2, eps, *, bias_correction=True) -> lis
     return out
 
 
-def keras_trajectory(name: str, p0, grads, **kwargs) -> list:
-    """``keras.optimizers.<name>(**kwargs)`` applying ``grads`` to float64 variables made
-    from ``p0`` (for the self-tests: 50 eager steps take about a second)."""
+def keras_trajectory(name: str, p0, grads, dtype=np.float64, **kwargs) -> list:
+    """``keras.optimizers.<name>(**kwargs)`` applying ``grads`` to variables of ``dtype``
+    (float64 by default) made from ``p0`` (for the self-tests: 50 eager steps take about a
+    second). Returns the parameters after each step, as float64 arrays."""
     from course_utils.environment import import_tensorflow
 
     tf = import_tensorflow()
     import keras
 
-    variables = [keras.Variable(np.array(p, dtype=np.float64)) for p in p0]
+    variables = [keras.Variable(np.array(p, dtype=dtype)) for p in p0]
     opt = getattr(keras.optimizers, name)(**kwargs)
     out = []
     for step in grads:
         opt.apply_gradients(
-            [(tf.constant(g, dtype=tf.float64), v) for g, v in zip(step, variables, strict=True)]
+            [(tf.constant(g, dtype=dtype), v) for g, v in zip(step, variables, strict=True)]
         )
         out.append([np.array(v.numpy(), dtype=np.float64) for v in variables])
     return out

@@ -140,6 +140,30 @@ def test_optimizer_reference_is_keras(name):
                 assert np.max(np.abs(a[i] - b[i])) <= 0.1 * tols[t], (name, hyper, t, i)
 
 
+@pytest.mark.parametrize("name", list(_KERAS_OPT))
+def test_optimizer_reference_is_keras_on_float32_variables(name):
+    """On float32 variables Keras computes in float32: the checks' float32 allowance (one
+    float32 rounding of the largest |w| per step) covers it, with Keras' defaults (small
+    learning rates, where float32 rounding of w is comparable to a step)."""
+    from grader_tests._optim_reference import keras_trajectory
+    from grader_tests.tuning import optimizers
+
+    rng = np.random.default_rng(1)
+    keras_name, names = _KERAS_OPT[name]
+    hyper = {"lr": 1e-4} if name in ("sgd_momentum", "nesterov") else {}
+    full = {**optimizers.DEFAULTS[name], **hyper}
+    kwargs = {"learning_rate": full["lr"], **{k: full[v] for k, v in names.items()}}
+    if name == "nesterov":
+        kwargs["nesterov"] = True
+    p0 = [rng.standard_normal((2, 3)).astype(np.float32) * 4]
+    grads = [[rng.standard_normal((2, 3)).astype(np.float32)] for _ in range(optimizers._STEPS)]
+    ours = optimizers.reference_trajectory(name, p0, grads, hyper)
+    theirs = keras_trajectory(keras_name, p0, grads, dtype=np.float32, **kwargs)
+    tols = optimizers._tolerances(p0[0], [s[0] for s in ours], float32=True)
+    for t, (a, b) in enumerate(zip(ours, theirs, strict=True)):
+        assert np.max(np.abs(a[0] - b[0])) <= 0.5 * tols[t], (name, t)
+
+
 @pytest.mark.parametrize("name", ["step_decay", "exponential_decay", "polynomial_decay",
                                   "cosine_decay"])  # fmt: skip
 def test_schedule_reference_is_keras(name):
