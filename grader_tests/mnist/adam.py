@@ -38,63 +38,21 @@ from course_utils.grading import (
     seal,
 )
 
+from .._optim_reference import adam_first_step_structure as _first_step_structure
+from .._optim_reference import exact_adam as _exact
+from .._optim_reference import keras_adam as keras_reference
+from .._optim_reference import keras_trajectory as _keras_trajectory
 from ._common import DOUBLES, forbid_library
 
 _STEPS = 50
 _TOL = 5e-5
 
 
-def keras_reference(p0, grads, lr, beta1, beta2, eps) -> list:
-    """Keras' Adam on float64 parameters: the moments and the update in float64, the
-    step size lr_t from float32 values as Keras computes it (its learning rate is a
-    float32 variable, its step count and beta powers float32)."""
-    f32 = np.float32
-    p = [np.array(x, dtype=np.float64) for x in p0]
-    m = [np.zeros_like(x) for x in p]
-    v = [np.zeros_like(x) for x in p]
-    out = []
-    for t, step in enumerate(grads, start=1):
-        b1t, b2t = f32(beta1) ** f32(t), f32(beta2) ** f32(t)
-        lr_t = float(f32(lr) * np.sqrt(f32(1) - b2t) / (f32(1) - b1t))
-        for i, g in enumerate(step):
-            m[i] = m[i] + (g - m[i]) * (1 - beta1)
-            v[i] = v[i] + (g * g - v[i]) * (1 - beta2)
-            p[i] = p[i] - m[i] * lr_t / (np.sqrt(v[i]) + eps)
-        out.append([x.copy() for x in p])
-    return out
-
-
 def keras_trajectory(p0, grads, lr, beta1, beta2, eps) -> list:
     """``keras.optimizers.Adam`` on float64 variables (for the self-tests)."""
-    from course_utils.environment import import_tensorflow
-
-    tf = import_tensorflow()
-    import keras
-
-    variables = [keras.Variable(np.array(p, dtype=np.float64)) for p in p0]
-    opt = keras.optimizers.Adam(learning_rate=lr, beta_1=beta1, beta_2=beta2, epsilon=eps)
-    out = []
-    for step in grads:
-        opt.apply_gradients(
-            [(tf.constant(g, dtype=tf.float64), v) for g, v in zip(step, variables, strict=True)]
-        )
-        out.append([np.array(v.numpy(), dtype=np.float64) for v in variables])
-    return out
-
-
-def _exact(p0, grads, lr, beta1, beta2, eps, *, bias_correction=True) -> list:
-    p = [np.array(x, dtype=np.float64) for x in p0]
-    m = [np.zeros_like(x) for x in p]
-    v = [np.zeros_like(x) for x in p]
-    out = []
-    for t, step in enumerate(grads, start=1):
-        lr_t = lr * math.sqrt(1 - beta2**t) / (1 - beta1**t) if bias_correction else lr
-        for i, g in enumerate(step):
-            m[i] = beta1 * m[i] + (1 - beta1) * g
-            v[i] = beta2 * v[i] + (1 - beta2) * g * g
-            p[i] = p[i] - lr_t * m[i] / (np.sqrt(v[i]) + eps)
-        out.append([x.copy() for x in p])
-    return out
+    return _keras_trajectory(
+        "Adam", p0, grads, learning_rate=lr, beta_1=beta1, beta_2=beta2, epsilon=eps
+    )
 
 
 def _run(Adam, p0, grads, kwargs, label):
@@ -198,52 +156,6 @@ def _diagnose(Adam, p0, grads, kwargs, got, expected, t, i, label) -> str:
         f"{msg}; the first step is right, so the update rule is, but what is carried from "
         f"step to step is not: m and v (which beta goes with which moment, g vs g**2), or t "
         f"(one increment per step, used in both bias corrections)"
-    )
-
-
-def _first_step_structure(step: np.ndarray, g: np.ndarray, lr: float, eps: float) -> str:
-    """What the shape of a wrong first step says. At t = 1 Adam moves every entry by about
-    lr against the sign of its gradient, whatever the gradient's size (m / sqrt(v) =
-    g / |g|), as long as |g| is well above eps."""
-    big = np.abs(g) > 1e3 * eps
-    if big.sum() < 2:
-        if np.all(np.abs(g) < 100 * eps):
-            return (
-                "these gradients are about as small as eps, so the place of eps decides the "
-                "step: that is where eps acts. Keras adds eps to sqrt(v) itself: p -= lr_t * "
-                "m / (sqrt(v) + eps), not sqrt(v + eps), and not to the bias-corrected "
-                "sqrt(v_hat)"
-            )
-        return ""
-    size = np.abs(step[big]) / lr
-    if not np.all(np.sign(step[big]) == -np.sign(g[big])):
-        return "some entries of the first step do not go against their gradient's sign"
-    dev = 1.0 - size
-    if float(np.median(np.abs(dev))) < 1e-2:  # about lr: only the small entries are off
-        rank_dev = np.argsort(np.argsort(dev))
-        rank_small = np.argsort(np.argsort(-np.abs(g[big])))
-        if np.std(dev) > 0 and float(np.corrcoef(rank_dev, rank_small)[0, 1]) > 0.9:
-            return (
-                "your first step is within 1 % of lr but falls short more, the smaller the "
-                "gradient entry: that is where eps acts. Keras adds eps to sqrt(v) itself: "
-                "p -= lr_t * m / (sqrt(v) + eps), not sqrt(v + eps), and not to the "
-                "bias-corrected sqrt(v_hat)"
-            )
-    spread = float(np.std(np.log(size)))
-    if spread < 1e-3 and abs(float(np.mean(size)) - 1.0) > 1e-2:
-        return (
-            f"every entry of your first step has the same size, {float(np.mean(size)):.4g} × "
-            f"lr, where Adam's is 1 × lr (m = (1 - beta1) g and v = (1 - beta2) g² cancel "
-            f"against the bias correction): check which beta goes with which moment, and "
-            f"the bias correction"
-        )
-    slope = float(np.polyfit(np.log(np.abs(g[big])), np.log(size), 1)[0])
-    if abs(slope) < 0.05:
-        return ""
-    return (
-        f"the size of your first step grows like |g|^{slope:.2f} with the gradient, where "
-        f"Adam's does not depend on |g| at all (m / sqrt(v) = g / |g| at t = 1): v must "
-        f"average g**2 and the update divide m by sqrt(v)"
     )
 
 

@@ -1,0 +1,58 @@
+"""Checks for assignment 07_tuning (optimization.ipynb, tasks 3-5 so far). One module per
+task:
+
+- ``optimizers``: ``sgd_momentum``, ``nesterov``, ``rmsprop``, ``adam`` as update rules
+  ``(w, dw, state=None, **hyper) -> (w_new, state)``, against ``keras.optimizers``;
+- ``schedules``: ``step_decay``, ``exponential_decay``, ``polynomial_decay``,
+  ``cosine_decay`` (factories of ``schedule(step) -> lr``), against
+  ``keras.optimizers.schedules``;
+- ``early_stopping``: ``EarlyStopping(patience, min_delta=0.0, restore_best=True)`` with
+  ``update(epoch, val_loss, weights) -> bool``, on synthetic validation curves.
+"""
+
+from course_utils.grading import seal
+
+from .early_stopping import check_early_stopping, check_early_stopping_hidden
+from .optimizers import (
+    check_adam,
+    check_adam_hidden,
+    check_nesterov,
+    check_nesterov_hidden,
+    check_rmsprop,
+    check_rmsprop_hidden,
+    check_sgd_momentum,
+    check_sgd_momentum_hidden,
+)
+from .schedules import (
+    check_cosine_decay,
+    check_cosine_decay_hidden,
+    check_exponential_decay,
+    check_exponential_decay_hidden,
+    check_polynomial_decay,
+    check_polynomial_decay_hidden,
+    check_step_decay,
+    check_step_decay_hidden,
+)
+
+__all__ = [
+    "check_cosine_decay",
+    "check_cosine_decay_hidden",
+    "check_early_stopping",
+    "check_early_stopping_hidden",
+    "check_exponential_decay",
+    "check_exponential_decay_hidden",
+    "check_polynomial_decay",
+    "check_polynomial_decay_hidden",
+    "check_step_decay",
+    "check_step_decay_hidden",
+    "check_adam",
+    "check_adam_hidden",
+    "check_nesterov",
+    "check_nesterov_hidden",
+    "check_rmsprop",
+    "check_rmsprop_hidden",
+    "check_sgd_momentum",
+    "check_sgd_momentum_hidden",
+]
+
+seal(__name__)

@@ -1,0 +1,250 @@
+"""Grader self-tests for grader_tests.tuning (assignment 07_tuning, tasks 3-5).
+
+Every check passes the model answer and two alternative correct implementations, prints
+exactly one line and nothing on stderr, and rejects each known-wrong implementation of the
+catalogue ``wrong/tuning_wrong.py`` with the expected diagnosis in its message, in the
+student's process and through the grading link (``remote_kernel``). The checks' references
+are confirmed to be Keras: ``keras.optimizers`` on float64 variables,
+``keras.optimizers.schedules`` and ``keras.callbacks.EarlyStopping`` (and
+``course_utils.train.EarlyStopping``) on the checks' own curves.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from grader_tests import tuning
+
+from remote_kernel import catalogue_namespaces
+
+catalogue, catalogue_server, cat = catalogue_namespaces(
+    Path(__file__).parent / "wrong" / "tuning_wrong.py"
+)
+
+REAL_ASSERTION_ERROR = AssertionError
+
+_NAMES = {
+    "sgd_momentum": ("SGD_MOMENTUM_CORRECT", "SGD_MOMENTUM_WRONG"),
+    "nesterov": ("NESTEROV_CORRECT", "NESTEROV_WRONG"),
+    "rmsprop": ("RMSPROP_CORRECT", "RMSPROP_WRONG"),
+    "adam": ("ADAM_CORRECT", "ADAM_WRONG"),
+    "step_decay": ("STEP_DECAY_CORRECT", "STEP_DECAY_WRONG"),
+    "exponential_decay": ("EXPONENTIAL_DECAY_CORRECT", "EXPONENTIAL_DECAY_WRONG"),
+    "polynomial_decay": ("POLYNOMIAL_DECAY_CORRECT", "POLYNOMIAL_DECAY_WRONG"),
+    "cosine_decay": ("COSINE_DECAY_CORRECT", "COSINE_DECAY_WRONG"),
+    "early_stopping": ("EARLY_STOPPING_CORRECT", "EARLY_STOPPING_WRONG"),
+}
+TASKS = {task: (getattr(catalogue, c), getattr(catalogue, w)) for task, (c, w) in _NAMES.items()}
+
+
+def _tasks(ns) -> dict:
+    return {task: (getattr(ns, c), getattr(ns, w)) for task, (c, w) in _NAMES.items()}
+
+
+CORRECT_CASES = [
+    pytest.param(task, i, f"check_{task}{suffix}",
+                 id=f"{getattr(impl, '__name__', 'impl')}-check_{task}{suffix}")
+    for task, (correct, _) in TASKS.items()
+    for i, impl in enumerate(correct)
+    for suffix in ("", "_hidden")
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("task", "index", "check_name"), CORRECT_CASES)
+def test_check_passes_correct_implementations(task, index, check_name, cat, capfd):
+    capfd.readouterr()
+    getattr(tuning, check_name)(_tasks(cat)[task][0][index])
+    out, err = capfd.readouterr()
+    assert out == f"✔ {check_name} passed\n"
+    assert err == ""
+
+
+WRONG_CASES = [
+    pytest.param(task, name, check_name, id=f"{task}:{name}-{check_name}")
+    for task, (_, wrong) in TASKS.items()
+    for name, (_, _, checks) in wrong.items()
+    for check_name in checks
+]
+
+
+@pytest.mark.parametrize(("task", "wrong_name", "check_name"), WRONG_CASES)
+def test_check_rejects_wrong_implementation_with_diagnosis(
+    task, wrong_name, check_name, cat, capfd
+):
+    impl, pattern, _ = _tasks(cat)[task][1][wrong_name]
+    capfd.readouterr()
+    with pytest.raises(REAL_ASSERTION_ERROR) as info:
+        getattr(tuning, check_name)(impl)
+    message = str(info.value)
+    assert message.startswith(f"{check_name}: ")
+    assert info.match(pattern), message
+    assert "Hint:" in message
+    out, err = capfd.readouterr()
+    assert out == "" and err == ""
+
+
+def test_every_check_has_a_catalogue():
+    names = {n for n in dir(tuning) if n.startswith("check_")}
+    assert names == {f"check_{t}{s}" for t in TASKS for s in ("", "_hidden")}
+    for correct, wrong in TASKS.values():
+        assert len(correct) >= 3
+        assert wrong
+    assert sum(len(wrong) for _, wrong in TASKS.values()) >= 30
+
+
+# --- the references are Keras -----------------------------------------------------------
+_KERAS_OPT = {
+    "sgd_momentum": ("SGD", {"momentum": "momentum"}),
+    "nesterov": ("SGD", {"momentum": "momentum"}),
+    "rmsprop": ("RMSprop", {"rho": "rho", "epsilon": "epsilon"}),
+    "adam": ("Adam", {"beta_1": "beta_1", "beta_2": "beta_2", "epsilon": "epsilon"}),
+}
+_HYPER = {
+    "sgd_momentum": [{}, {"lr": 0.05, "momentum": 0.8}, {"lr": 0.0193, "momentum": 0.63}],
+    "nesterov": [{}, {"lr": 0.05, "momentum": 0.8}, {"lr": 0.0037, "momentum": 0.97}],
+    "rmsprop": [{}, {"lr": 0.01, "rho": 0.8, "epsilon": 1e-6},
+                {"lr": 0.0031, "rho": 0.632, "epsilon": 1.07e-7}],
+    "adam": [{}, {"lr": 0.01, "beta_1": 0.8, "beta_2": 0.99, "epsilon": 1e-6},
+             {"lr": 0.0089, "beta_1": 0.884, "beta_2": 0.934, "epsilon": 6.3e-8}],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", list(_KERAS_OPT))
+def test_optimizer_reference_is_keras(name):
+    """The checks' trajectories agree with keras.optimizers on float64 variables within a
+    tenth of the checks' tolerance, for gradients from 1e-8 to 10 in size."""
+    from grader_tests._optim_reference import keras_trajectory
+    from grader_tests.tuning import optimizers
+
+    rng = np.random.default_rng(0)
+    keras_name, names = _KERAS_OPT[name]
+    for hyper in _HYPER[name]:
+        full = {**optimizers.DEFAULTS[name], **hyper}
+        kwargs = {"learning_rate": full["lr"], **{k: full[v] for k, v in names.items()}}
+        if name == "nesterov":
+            kwargs["nesterov"] = True
+        p0 = [rng.standard_normal((3, 4)), rng.standard_normal(6)]
+        grads = [
+            [rng.standard_normal((3, 4)), np.sign(rng.standard_normal(6)) *
+             10 ** rng.uniform(-8, 1, 6)]
+            for _ in range(optimizers._STEPS)
+        ]  # fmt: skip
+        ours = optimizers.reference_trajectory(name, p0, grads, hyper)
+        theirs = keras_trajectory(keras_name, p0, grads, **kwargs)
+        for i, p in enumerate(p0):
+            tols = optimizers._tolerances(p, [s[i] for s in ours], float32=False)
+            for t, (a, b) in enumerate(zip(ours, theirs, strict=True)):
+                assert np.max(np.abs(a[i] - b[i])) <= 0.1 * tols[t], (name, hyper, t, i)
+
+
+@pytest.mark.parametrize("name", list(_KERAS_OPT))
+def test_optimizer_reference_is_keras_on_float32_variables(name):
+    """On float32 variables Keras computes in float32: the checks' float32 allowance (one
+    float32 rounding of the largest |w| per step) covers it, with Keras' defaults (small
+    learning rates, where float32 rounding of w is comparable to a step)."""
+    from grader_tests._optim_reference import keras_trajectory
+    from grader_tests.tuning import optimizers
+
+    rng = np.random.default_rng(1)
+    keras_name, names = _KERAS_OPT[name]
+    hyper = {"lr": 1e-4} if name in ("sgd_momentum", "nesterov") else {}
+    full = {**optimizers.DEFAULTS[name], **hyper}
+    kwargs = {"learning_rate": full["lr"], **{k: full[v] for k, v in names.items()}}
+    if name == "nesterov":
+        kwargs["nesterov"] = True
+    p0 = [rng.standard_normal((2, 3)).astype(np.float32) * 4]
+    grads = [[rng.standard_normal((2, 3)).astype(np.float32)] for _ in range(optimizers._STEPS)]
+    ours = optimizers.reference_trajectory(name, p0, grads, hyper)
+    theirs = keras_trajectory(keras_name, p0, grads, dtype=np.float32, **kwargs)
+    tols = optimizers._tolerances(p0[0], [s[0] for s in ours], float32=True)
+    for t, (a, b) in enumerate(zip(ours, theirs, strict=True)):
+        assert np.max(np.abs(a[0] - b[0])) <= 0.5 * tols[t], (name, t)
+
+
+@pytest.mark.parametrize("name", ["step_decay", "exponential_decay", "polynomial_decay",
+                                  "cosine_decay"])  # fmt: skip
+def test_schedule_reference_is_keras(name):
+    """The checks' schedules agree with keras.optimizers.schedules at every step the checks
+    test (visible and hidden cases) to a quarter of their tolerance."""
+    from grader_tests.tuning import schedules
+
+    for hidden in (False, True):
+        for args, kwargs, _ in schedules.cases(name, hidden):
+            d = args[2] if name == "polynomial_decay" else args[1]
+            ours = schedules.reference_schedule(name, args, kwargs)
+            theirs = schedules.keras_schedule(name, args, kwargs)
+            for s in schedules.steps_for(d, cycle=bool(kwargs.get("cycle"))):
+                want = float(theirs(s))
+                tol = schedules.tolerance(want, args[0])
+                assert abs(ours(s) - want) <= 0.25 * tol, (name, args, kwargs, s)
+
+
+def test_step_decay_is_piecewise_constant_with_boundaries_one_before():
+    """step_decay = Keras PiecewiseConstantDecay with boundaries k * decay_steps - 1 on
+    integer steps (PiecewiseConstantDecay keeps values[k] while step <= boundaries[k])."""
+    from course_utils.environment import import_tensorflow
+    from grader_tests.tuning import schedules
+
+    import_tensorflow()
+    import keras
+
+    initial, d, factor = 0.1, 10, 0.5
+    pcd = keras.optimizers.schedules.PiecewiseConstantDecay(
+        [k * d - 1 for k in range(1, 12)], [initial * factor**k for k in range(12)]
+    )
+    ours = schedules.reference_schedule("step_decay", (initial, d), {"factor": factor})
+    for s in schedules.steps_for(d):
+        assert abs(ours(s) - float(pcd(s))) <= 1e-6 * ours(s), s
+
+
+def _es_curves():
+    from grader_tests.tuning import early_stopping
+
+    rng = np.random.default_rng(11)
+    curves = [(c[1], c[2], c[3]) for c in early_stopping._curves(rng)]
+    curves += [
+        (c[1], c[2], c[3]) for c in early_stopping.hidden_curves(np.random.default_rng(5107))
+    ]
+    return curves
+
+
+def test_early_stopping_reference_is_course_and_keras():
+    """On every curve of the checks, the expected stop and best epochs are those of
+    course_utils.train.EarlyStopping and of keras.callbacks.EarlyStopping (0-based there)."""
+    from course_utils.environment import import_tensorflow
+    from course_utils.train import EarlyStopping
+    from grader_tests.tuning.early_stopping import reference_run
+
+    import_tensorflow()
+    import keras
+
+    class Model:
+        params: dict = {}
+        stop_training = False
+
+    for losses, patience, min_delta in _es_curves():
+        want = reference_run(losses, patience, min_delta)
+        course = EarlyStopping(patience=patience, min_delta=min_delta, restore_best=False)
+        course.on_train_begin(Model(), None, None)
+        stopped = None
+        for epoch, loss in enumerate(losses, start=1):
+            if course.on_epoch_end(epoch, {"val_loss": loss}):
+                stopped = epoch
+                break
+        assert (stopped, course.best_epoch) == (want["stopped_epoch"], want["best_epoch"])
+        model = Model()
+        callback = keras.callbacks.EarlyStopping(
+            monitor="val_loss", patience=patience, min_delta=min_delta, mode="min"
+        )
+        callback.set_model(model)
+        callback.on_train_begin()
+        stopped = None
+        for epoch, loss in enumerate(losses):
+            callback.on_epoch_end(epoch, {"val_loss": loss})
+            if model.stop_training:
+                stopped = epoch + 1
+                break
+        assert (stopped, callback.best_epoch + 1) == (want["stopped_epoch"], want["best_epoch"])
