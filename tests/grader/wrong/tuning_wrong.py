@@ -18,6 +18,13 @@ MOM_BOTH = ("check_sgd_momentum", "check_sgd_momentum_hidden")
 NAG_BOTH = ("check_nesterov", "check_nesterov_hidden")
 RMS_BOTH = ("check_rmsprop", "check_rmsprop_hidden")
 ADAM_BOTH = ("check_adam", "check_adam_hidden")
+# The hint given when no structural diagnosis is confirmed over all the steps compared: it
+# describes what is seen and names no cause (none of the checks' diagnoses appears in it).
+NEUTRAL_HINT = (
+    r"(?s)^(?!.*(eps acts|which beta|bias correction|bias-corrected|not carried|carries over"
+    r"|constant factor|step counter|look-ahead momentum))"
+    r"(?=.*No single slip in the formula explains all \d+ steps.*Keras' update equations)"
+)
 
 
 # =========================================================================================
@@ -322,6 +329,40 @@ def adam_float32_cast(w, dw, state=None, *, lr=0.001, beta_1=0.9, beta_2=0.999, 
     return w_new.astype(np.float32), state
 
 
+# --- first step right (or almost), later steps wrong: no structural diagnosis fits ---
+def momentum_decays_by_one_minus(w, dw, state=None, *, lr=0.01, momentum=0.9):
+    v = np.zeros_like(w) if state is None else state
+    v = (1 - momentum) * v - lr * dw  # the velocity decays by 1 - momentum
+    return w + v, v
+
+
+def nesterov_lookahead_old_velocity(w, dw, state=None, *, lr=0.01, momentum=0.9):
+    v_prev = np.zeros_like(w) if state is None else state
+    v = momentum * v_prev - lr * dw
+    return w + v + momentum * (v_prev - lr * dw), v  # the look-ahead from the OLD velocity
+
+
+def rmsprop_rho_on_new_square(w, dw, state=None, *, lr=0.001, rho=0.9, epsilon=1e-7):
+    if state is None:
+        s = (1 - rho) * dw**2  # Keras' first value (from s = 0)
+    else:
+        s = (1 - rho) * state + rho * dw**2  # rho on the new g², not on the average
+    return w - lr * dw / np.sqrt(s + epsilon), s
+
+
+def adam_betas_exchanged(w, dw, state=None, *, lr=0.001, beta_1=0.9, beta_2=0.999,
+                         epsilon=1e-7):  # fmt: skip
+    """Keras' Adam with the two betas exchanged: the bias correction hides it at t = 1
+    (only eps' effect differs), from t = 2 on the trajectory is far off."""
+    beta_1, beta_2 = beta_2, beta_1
+    m, v, t = (np.zeros_like(w), np.zeros_like(w), 0) if state is None else state
+    t += 1
+    m = beta_1 * m + (1 - beta_1) * dw
+    v = beta_2 * v + (1 - beta_2) * dw**2
+    lr_t = lr * math.sqrt(1 - beta_2**t) / (1 - beta_1**t)
+    return w - lr_t * m / (np.sqrt(v) + epsilon), (m, v, t)
+
+
 SGD_MOMENTUM_CORRECT = [sgd_momentum, sgd_momentum_torch_style, sgd_momentum_in_place_state]
 NESTEROV_CORRECT = [nesterov, nesterov_cs231n, nesterov_tuple_state]
 RMSPROP_CORRECT = [rmsprop, rmsprop_float32_aware, rmsprop_dict_keys]
@@ -352,6 +393,11 @@ SGD_MOMENTUM_WRONG = {
         MOM_BOTH,
     ),  # fmt: skip
     "lr_default": (momentum_lr_default, r"a default is not.*lr=0\.01", ("check_sgd_momentum",)),
+    "velocity_decays_by_one_minus": (
+        momentum_decays_by_one_minus,
+        r"next step is 1 - momentum = [\d.]+ × the previous one, where Keras' is momentum",
+        MOM_BOTH,
+    ),
 }
 NESTEROV_WRONG = {
     "plain_momentum": (nesterov_plain, r"plain momentum's first step.*look-ahead", NAG_BOTH),
@@ -360,6 +406,11 @@ NESTEROV_WRONG = {
     "update_kept_as_velocity": (
         nesterov_returns_update,
         r"next step is momentum² = [\d.]+ × the previous one.*not the step you applied",
+        NAG_BOTH,
+    ),
+    "lookahead_old_velocity": (
+        nesterov_lookahead_old_velocity,
+        NEUTRAL_HINT + r"(?=.*first step agrees with Keras.*step 2 is the first)",
         NAG_BOTH,
     ),
 }
@@ -372,11 +423,17 @@ RMSPROP_WRONG = {
     ),  # fmt: skip
     "rho_swapped": (
         rmsprop_rho_swapped,
-        r"FIRST step.*it is sqrt\(\(1 - rho\) / rho\) = ",
+        NEUTRAL_HINT + r"(?=.*FIRST step.*it is sqrt\(\(1 - rho\) / rho\) = .*later steps "
+        r"are not that multiple)",  # step 1 only: not a constant factor at later steps
         RMS_BOTH,
     ),
     "forgets_mean_square": (rmsprop_forgets, r"THIS gradient alone.*not carried", RMS_BOTH),
     "abs_not_square": (rmsprop_abs, r"grows like \|dw\|\^0\.50.*square ROOT", RMS_BOTH),
+    "rho_on_new_square": (
+        rmsprop_rho_on_new_square,
+        NEUTRAL_HINT + r"(?=.*first step agrees with Keras.*step 2 is the first)",
+        RMS_BOTH,
+    ),
 }
 ADAM_WRONG = {
     "no_bias_correction": (adam_no_bias_correction, r"WITHOUT bias correction", ADAM_BOTH),
@@ -409,6 +466,11 @@ ADAM_WRONG = {
     ),
     "global_t": (adam_global_t, r"ALONE.*no global variables", ADAM_BOTH),
     "float32_result": (adam_float32_cast, r"came back as float32, but w was float64", ADAM_BOTH),
+    "betas_exchanged": (  # visible: step 1 already (eps' effect); hidden: step 2
+        adam_betas_exchanged,
+        NEUTRAL_HINT + r"(?=.*(FIRST step is off by|first step agrees with Keras))",
+        ADAM_BOTH,
+    ),
 }
 
 
