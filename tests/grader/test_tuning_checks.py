@@ -248,3 +248,28 @@ def test_early_stopping_reference_is_course_and_keras():
                 stopped = epoch + 1
                 break
         assert (stopped, callback.best_epoch + 1) == (want["stopped_epoch"], want["best_epoch"])
+
+
+def test_a_first_step_hypothesis_is_named_only_when_its_prediction_holds_at_every_step():
+    """Exchanged betas in Adam: the first step looks like eps in the wrong place (off more,
+    the smaller |dw|), but Keras' Adam with eps moved does not reproduce the later steps,
+    so the eps hint is not given; Adam with eps inside the square root is reproduced."""
+    from grader_tests.tuning import optimizers as opt
+
+    rng = np.random.default_rng(7)  # check_adam's first case
+    kwargs = {"lr": 0.01, "beta_1": 0.8, "beta_2": 0.99, "epsilon": 1e-6}
+    hyper = {**opt.DEFAULTS["adam"], **kwargs}
+    p0 = rng.standard_normal((3, 4))
+    grads = [[rng.standard_normal((3, 4))] for _ in range(opt._STEPS)]
+    expected = opt.reference_trajectory("adam", [p0], grads, kwargs)
+    seen = {}
+    for wrong in ("betas_exchanged", "eps_inside_sqrt"):
+        impl = catalogue.ADAM_WRONG[wrong][0]
+        w, state, got = p0, None, []
+        for (g,) in grads:
+            w, state = impl(w, g, state, **kwargs)
+            got.append([w])
+        case = opt._Case("adam", hyper, [p0], grads, got, expected, 0)
+        step, ref, g = opt._steps(case, 1)
+        seen[wrong] = (bool(opt._eps_pattern("adam", step, ref, g)), opt._eps_slips(case))
+    assert seen == {"betas_exchanged": (True, False), "eps_inside_sqrt": (True, True)}
