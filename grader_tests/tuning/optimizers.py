@@ -575,15 +575,16 @@ def _neutral(case: _Case, t: int, seen: str) -> str:
     n = len(case.got)
     step1, ref1, g1 = _steps(case, 1)
     size1 = float(np.max(np.abs(ref1))) if ref1.size else 0.0
-    rel1 = float(np.max(np.abs(step1 - ref1))) / size1 if size1 else math.inf
+    off1 = float(np.max(np.abs(step1 - ref1))) if ref1.size else 0.0
+    rel1 = f"{off1 / size1:.2g} of its size" if size1 else f"{off1:.2g} (Keras' step is 0)"
     if t == 1:
-        head = f"already the FIRST step is off by {rel1:.2g} of its size"
+        head = f"already the FIRST step is off by {rel1}"
         head += f" ({seen}, but the later steps are not that multiple of Keras')" if seen else ""
         head += _dw_dependence(step1, ref1, g1)
     else:
         step, ref, _ = _steps(case, t)
         head = (
-            f"the first step agrees with Keras (to {rel1:.2g} of its size); step {t} is the "
+            f"the first step agrees with Keras (to {rel1}); step {t} is the "
             f"first that does not{_ratio_text(step, ref, t)}: what differs enters through the "
             f"state, from the second call on, or through how the update uses it"
         )
