@@ -117,12 +117,12 @@ def test_optimizer_reference_is_keras(name):
     """The checks' trajectories agree with keras.optimizers on float64 variables within a
     tenth of the checks' tolerance, for gradients from 1e-8 to 10 in size."""
     from grader_tests._optim_reference import keras_trajectory
-    from grader_tests.tuning import optimizers
+    from grader_tests.tuning import _optimizer_reference as ref
 
     rng = np.random.default_rng(0)
     keras_name, names = _KERAS_OPT[name]
     for hyper in _HYPER[name]:
-        full = {**optimizers.DEFAULTS[name], **hyper}
+        full = {**ref.DEFAULTS[name], **hyper}
         kwargs = {"learning_rate": full["lr"], **{k: full[v] for k, v in names.items()}}
         if name == "nesterov":
             kwargs["nesterov"] = True
@@ -130,12 +130,12 @@ def test_optimizer_reference_is_keras(name):
         grads = [
             [rng.standard_normal((3, 4)), np.sign(rng.standard_normal(6)) *
              10 ** rng.uniform(-8, 1, 6)]
-            for _ in range(optimizers._STEPS)
+            for _ in range(ref._STEPS)
         ]  # fmt: skip
-        ours = optimizers.reference_trajectory(name, p0, grads, hyper)
+        ours = ref.reference_trajectory(name, p0, grads, hyper)
         theirs = keras_trajectory(keras_name, p0, grads, **kwargs)
         for i, p in enumerate(p0):
-            tols = optimizers._tolerances(p, [s[i] for s in ours], float32=False)
+            tols = ref._tolerances(p, [s[i] for s in ours], float32=False)
             for t, (a, b) in enumerate(zip(ours, theirs, strict=True)):
                 assert np.max(np.abs(a[i] - b[i])) <= 0.1 * tols[t], (name, hyper, t, i)
 
@@ -146,20 +146,20 @@ def test_optimizer_reference_is_keras_on_float32_variables(name):
     float32 rounding of the largest |w| per step) covers it, with Keras' defaults (small
     learning rates, where float32 rounding of w is comparable to a step)."""
     from grader_tests._optim_reference import keras_trajectory
-    from grader_tests.tuning import optimizers
+    from grader_tests.tuning import _optimizer_reference as ref
 
     rng = np.random.default_rng(1)
     keras_name, names = _KERAS_OPT[name]
     hyper = {"lr": 1e-4} if name in ("sgd_momentum", "nesterov") else {}
-    full = {**optimizers.DEFAULTS[name], **hyper}
+    full = {**ref.DEFAULTS[name], **hyper}
     kwargs = {"learning_rate": full["lr"], **{k: full[v] for k, v in names.items()}}
     if name == "nesterov":
         kwargs["nesterov"] = True
     p0 = [rng.standard_normal((2, 3)).astype(np.float32) * 4]
-    grads = [[rng.standard_normal((2, 3)).astype(np.float32)] for _ in range(optimizers._STEPS)]
-    ours = optimizers.reference_trajectory(name, p0, grads, hyper)
+    grads = [[rng.standard_normal((2, 3)).astype(np.float32)] for _ in range(ref._STEPS)]
+    ours = ref.reference_trajectory(name, p0, grads, hyper)
     theirs = keras_trajectory(keras_name, p0, grads, dtype=np.float32, **kwargs)
-    tols = optimizers._tolerances(p0[0], [s[0] for s in ours], float32=True)
+    tols = ref._tolerances(p0[0], [s[0] for s in ours], float32=True)
     for t, (a, b) in enumerate(zip(ours, theirs, strict=True)):
         assert np.max(np.abs(a[0] - b[0])) <= 0.5 * tols[t], (name, t)
 
@@ -254,14 +254,15 @@ def test_a_first_step_hypothesis_is_named_only_when_its_prediction_holds_at_ever
     """Exchanged betas in Adam: the first step looks like eps in the wrong place (off more,
     the smaller |dw|), but Keras' Adam with eps moved does not reproduce the later steps,
     so the eps hint is not given; Adam with eps inside the square root is reproduced."""
-    from grader_tests.tuning import optimizers as opt
+    from grader_tests.tuning import _optimizer_hints as opt
+    from grader_tests.tuning import _optimizer_reference as ref
 
     rng = np.random.default_rng(7)  # check_adam's first case
     kwargs = {"lr": 0.01, "beta_1": 0.8, "beta_2": 0.99, "epsilon": 1e-6}
-    hyper = {**opt.DEFAULTS["adam"], **kwargs}
+    hyper = {**ref.DEFAULTS["adam"], **kwargs}
     p0 = rng.standard_normal((3, 4))
-    grads = [[rng.standard_normal((3, 4))] for _ in range(opt._STEPS)]
-    expected = opt.reference_trajectory("adam", [p0], grads, kwargs)
+    grads = [[rng.standard_normal((3, 4))] for _ in range(ref._STEPS)]
+    expected = ref.reference_trajectory("adam", [p0], grads, kwargs)
     seen = {}
     for wrong in ("betas_exchanged", "eps_inside_sqrt"):
         impl = catalogue.ADAM_WRONG[wrong][0]
