@@ -39,6 +39,7 @@ from course_utils.grading import (
 )
 
 from .._optim_reference import adam_first_step_structure as _first_step_structure
+from .._optim_reference import adam_variant
 from .._optim_reference import exact_adam as _exact
 from .._optim_reference import keras_adam as keras_reference
 from .._optim_reference import keras_trajectory as _keras_trajectory
@@ -99,6 +100,38 @@ def _compare(Adam, p0, grads, kwargs, case) -> None:
             fail(_diagnose(Adam, p0, grads, kwargs, got, expected, t, i, label))
 
 
+def _reproduces(rule, p0, grads, got, i, lr) -> bool:
+    """Does the variant ``rule(w, g, state, t)`` give parameter ``i``'s whole trajectory
+    (within twice the check's tolerance at every step)?"""
+    w, state = np.array(p0[i], dtype=np.float64), None
+    with np.errstate(all="ignore"):
+        for t, (step, now) in enumerate(zip(grads, got, strict=True), start=1):
+            w, state = rule(w, np.asarray(step[i], dtype=np.float64), state, t)
+            if not np.max(np.abs(np.asarray(now[i], dtype=np.float64) - w)) <= 2 * _TOL * lr * t:
+                return False
+    return True
+
+
+def _eps_confirmed(p0, grads, got, i, kwargs) -> bool:
+    """A first step off only where |g| is small suggests eps in the wrong place; it is, if
+    Keras' Adam with eps moved there gives the whole trajectory."""
+    lr, beta1, beta2, eps = _hyper(kwargs)
+    hyper = {"lr": lr, "beta_1": beta1, "beta_2": beta2, "epsilon": eps}
+    return any(
+        _reproduces(adam_variant(hyper, eps=where), p0, grads, got, i, lr)
+        for where in ("sqrt(v + eps)", "sqrt(v_hat)")
+    )
+
+
+def _distances(got, expected, i) -> str:
+    shown = [t for t in (1, 2, 3, 5, 10, 20, 50) if t <= len(got)]
+    return ", ".join(
+        f"{float(np.max(np.abs(np.asarray(got[t - 1][i]) - expected[t - 1][i]))):.2g} after "
+        f"step {t}"
+        for t in shown
+    )
+
+
 def _diagnose(Adam, p0, grads, kwargs, got, expected, t, i, label) -> str:
     lr, beta1, beta2, eps = _hyper(kwargs)
     start = np.asarray(p0[i], dtype=np.float64)
@@ -145,6 +178,14 @@ def _diagnose(Adam, p0, grads, kwargs, got, expected, t, i, label) -> str:
         if not hint and np.allclose(step_got, -lr * g, rtol=1e-4, atol=1e-15):
             hint = "the first step is -lr * g: plain SGD, the moments are not used"
         structure = _first_step_structure(step_got, g, lr, eps)
+        if "where eps acts" in structure and not _eps_confirmed(p0, grads, got, i, kwargs):
+            structure = (
+                f"only the small entries of the first step are off, but Adam with eps moved "
+                f"does not give your later steps: your distance from Keras' trajectory is "
+                f"{_distances(got, expected, i)}. Compare step() line by line with m = beta1 "
+                f"m + (1 - beta1) g, v = beta2 v + (1 - beta2) g², p -= lr sqrt(1 - "
+                f"beta2**t) / (1 - beta1**t) m / (sqrt(v) + eps)"
+            )
         if structure and "plain SGD" not in hint:
             hint = f"{hint}; {structure}" if hint else structure
         return f"{msg} already in the FIRST step (size {np.abs(step_exp).max():.3g} expected)." + (

@@ -10,6 +10,7 @@ import numpy as np
 from course_utils.grading import call_student, name_factor, reference, seal
 
 from .._optim_reference import adam_first_step_structure, keras_adam
+from .._optim_reference import adam_variant as _adam_like
 from ._common import LOOPS
 from ._optimizer_reference import DEFAULTS, _tolerances, reference_trajectory
 
@@ -112,39 +113,6 @@ def _rmsprop_like(hyper, *, eps_outside=False, root=True, second="square", fresh
         if eps_outside:
             return w - lr * g / (np.sqrt(s) + eps), s
         return w - lr * g / (np.sqrt(s + eps) if root else s + eps), s
-
-    return rule
-
-
-def _adam_like(hyper, *, eps="sqrt(v)", bias=True, counter=None, carry_corrected=False,
-               moment_betas=False, correction_betas=False, root=True, second="square"):  # fmt: skip
-    """Keras' Adam with one thing changed: where eps goes ("sqrt(v)", "sqrt(v + eps)",
-    "sqrt(v_hat)", "eps_hat"), no bias correction, the step counter ``counter(t)`` the bias
-    correction uses, the bias-corrected moments carried, the betas exchanged in the moments
-    or in the bias correction, no square root or |dw| in place of dw**2."""
-    lr, b1, b2, e = hyper["lr"], hyper["beta_1"], hyper["beta_2"], hyper["epsilon"]
-    mb1, mb2 = (b2, b1) if moment_betas else (b1, b2)
-    cb1, cb2 = (b2, b1) if correction_betas else (b1, b2)
-
-    def rule(w, g, state, t):
-        m, v = (0.0, 0.0) if state is None else state
-        k = counter(t) if counter else t
-        m = mb1 * m + (1 - mb1) * g
-        v = mb2 * v + (1 - mb2) * (g * g if second == "square" else np.abs(g))
-        c1, c2 = (1 - cb1**k, 1 - cb2**k) if bias else (1.0, 1.0)
-        if carry_corrected:
-            m, v = m / c1, v / c2
-            c1 = c2 = 1.0
-        r = np.sqrt(v) if root else v
-        if eps == "sqrt(v)":
-            step = lr * math.sqrt(c2) / c1 * m / (r + e)
-        elif eps == "sqrt(v + eps)":
-            step = lr * math.sqrt(c2) / c1 * m / np.sqrt(v + e)
-        elif eps == "sqrt(v_hat)":
-            step = lr * (m / c1) / (np.sqrt(v / c2) + e)
-        else:  # eps_hat: eps / sqrt(1 - beta_2**t) added to sqrt(v_hat)
-            step = lr * (m / c1) / (np.sqrt(v / c2) + e / math.sqrt(1 - b2**t))
-        return w - step, (m, v)
 
     return rule
 

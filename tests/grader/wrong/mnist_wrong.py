@@ -767,6 +767,14 @@ class AdamPlainSGD(Adam):
             p -= self.lr * g
 
 
+class AdamBetasExchanged(Adam):
+    """beta1 and beta2 exchanged everywhere: the bias correction hides it at t = 1, except
+    where eps matters (small gradients)."""
+
+    def __init__(self, params, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-7):
+        super().__init__(params, lr, beta2, beta1, eps)
+
+
 class AdamVNotSquared(Adam):
     def step(self, grads):
         self.t += 1
@@ -796,6 +804,11 @@ ADAM_WRONG = {
     "eps_inside_sqrt": (AdamEpsInsideSqrt, r"(?s)FIRST step.*that is where eps acts", ADAM_BOTH),
     "textbook_eps": (AdamTextbookEps, r"(?s)FIRST step.*that is where eps acts", ADAM_BOTH),
     "betas_swapped": (AdamBetasSwapped, r"(?s)same size, [\d.]+ × lr.*which beta goes", ADAM_BOTH),
+    "betas_exchanged": (
+        AdamBetasExchanged,
+        r"(?s)Adam with eps moved does not give your later steps|first step is right",
+        ADAM_BOTH,
+    ),  # fmt: skip
     "not_in_place": (AdamNotInPlace, r"never changed: update them IN PLACE", ADAM_BOTH),
     "uphill": (AdamUphill, r"goes uphill", ADAM_BOTH),
     "plain_sgd": (AdamPlainSGD, r"plain SGD", ADAM_BOTH),
