@@ -74,6 +74,23 @@ def _processes_under(*needles: str) -> list[tuple[int, bytes]]:
     return found
 
 
+def _orphans(*needles: str) -> list[tuple[int, bytes]]:
+    """Like ``_processes_under``, but only processes whose parent has gone (reparented to
+    init or a subreaper: no Python or bubblewrap parent). A process that outlived the
+    autograde run is such an orphan; the sandboxes and kernels of another test running at
+    the same time (the slow tests run two at a time) still have their parents."""
+    found = []
+    for pid, cmd in _processes_under(*needles):
+        try:
+            ppid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+            parent = Path(f"/proc/{ppid}/cmdline").read_bytes() if ppid > 1 else b""
+        except (OSError, IndexError, ValueError):
+            continue  # gone meanwhile
+        if b"python" not in parent and b"bwrap" not in parent:
+            found.append((pid, cmd))
+    return found
+
+
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     """The catalogues graded in parallel, plus the honest students alone, plus copies."""
@@ -106,7 +123,8 @@ def graded(tmp_path_factory):
     honest = run(AUTOGRADE, honest_root, isolated_env(honest_root), timeout=900)
     t3 = time.monotonic()
     time.sleep(1)  # anything an attack left behind would still be running now
-    leftovers = _processes_under(str(root), str(honest_root), "time.sleep(600)", "bwrap")
+    leftovers = _processes_under(str(root), str(honest_root))
+    leftovers += _orphans("time.sleep(600)", "bwrap")
     after = _tree_digest(*protected[:4]) + (root / "nbgrader_config.py").read_text()
     for r, e in ((root, env), (honest_root, isolated_env(honest_root))):
         run(["course", "feedback", W.ASSIGNMENT], r, e, timeout=300)
