@@ -52,8 +52,9 @@ from course_utils.grading import (
     describe_value,
     expect_callable,
     fail,
-    find_forbidden_calls,
+    forbid_library,
     instance_of,
+    library_names,
     reference,
     seal,
     student_rng,
@@ -117,10 +118,7 @@ _KERAS_HINT = (
 
 
 def _numpy_forbidden() -> list:
-    names = list(_NUMPY_REFERENCES)
-    if "tensorflow" in sys.modules:
-        names += _TF_REFERENCES
-    return names
+    return library_names(_NUMPY_REFERENCES, _TF_REFERENCES)
 
 
 def _keras_forbidden() -> list:
@@ -142,11 +140,7 @@ def _keras_forbidden() -> list:
 
 
 def _forbid(obj, names: list, what: str, hint: str, lib: str = "") -> None:
-    violations = find_forbidden_calls(obj, names)
-    if violations:
-        shown = "\n  ".join(violations[:5])
-        lib = lib or "a library implementation of this task"
-        fail(f"{what} must not use {lib}, but it does:\n  {shown}\nHint: {hint}")
+    forbid_library(obj, names, what, hint, lib or "a library implementation of this task")
 
 
 # --- the earlier tasks' reference answers (isolation) ----------------------------------

@@ -55,7 +55,13 @@ from .gradients import (
     diagnose_gradient,
 )
 from .init_scale import assert_init_scale
-from .inspection import find_forbidden_calls, forbid_calls, resolve_dotted
+from .inspection import (
+    find_forbidden_calls,
+    forbid_calls,
+    forbid_library,
+    library_names,
+    resolve_dotted,
+)
 from .models import keras_model_copy
 from .remote import (
     assign_student_array,
@@ -103,10 +109,12 @@ __all__ = [
     "fail",
     "find_forbidden_calls",
     "forbid_calls",
+    "forbid_library",
     "instance_of",
     "is_class",
     "is_remote",
     "keras_model_copy",
+    "library_names",
     "name_factor",
     "protect",
     "perturbed_results",

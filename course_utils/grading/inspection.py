@@ -485,6 +485,24 @@ def _remote_findings(obj: Any, names: Iterable[Any], max_depth: int) -> list[str
     return static_findings(sources, name, dotted, max_depth, trusted)
 
 
+def library_names(names: Iterable[Any], tf_names: Iterable[str]) -> list:
+    """``names``, plus ``tf_names`` (dotted TensorFlow/Keras names) only when TensorFlow is
+    already imported: resolving them would import it inside a test cell."""
+    return list(names) + (list(tf_names) if "tensorflow" in sys.modules else [])
+
+
+def forbid_library(
+    obj: Any, names: Iterable[Any], what: str, hint: str,
+    lib: str = "a library implementation of this task",
+) -> None:  # fmt: skip
+    """Fail with "<what> must not use <lib>, but it does: <where> Hint: <hint>" if ``obj``
+    uses any of ``names`` (the task's answers in a library, which it is to rebuild)."""
+    violations = find_forbidden_calls(obj, names)
+    if violations:
+        shown = "\n  ".join(violations[:5])
+        fail(f"{what} must not use {lib}, but it does:\n  {shown}\nHint: {hint}")
+
+
 def forbid_calls(
     obj: Any, names: Iterable[Any], *, hint: str | None = None, max_depth: int = 2
 ) -> None:

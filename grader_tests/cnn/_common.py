@@ -16,7 +16,6 @@ gradient at the wrong offset, ``explain_crop``).
 from __future__ import annotations
 
 import itertools
-import sys
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -25,10 +24,11 @@ from course_utils.grading import (
     call_student,
     describe_value,
     fail,
-    find_forbidden_calls,
     is_remote,
+    library_names,
     to_array,
 )
+from course_utils.grading import forbid_library as _forbid_library
 from course_utils.layers import conv as _conv
 from course_utils.layers import pooling as _pool
 
@@ -70,22 +70,8 @@ NUMPY_HINT = (
 )
 
 
-def forbidden() -> list:
-    """The library names, with TensorFlow's only when it is already imported."""
-    names = list(LIBRARY)
-    if "tensorflow" in sys.modules:
-        names += _TF_LIBRARY
-    return names
-
-
 def forbid_library(fn, what: str) -> None:
-    violations = find_forbidden_calls(fn, forbidden())
-    if violations:
-        shown = "\n  ".join(violations[:5])
-        fail(
-            f"{what} must not use a library implementation of this task, but it does:\n"
-            f"  {shown}\nHint: {NUMPY_HINT}"
-        )
+    _forbid_library(fn, library_names(LIBRARY, _TF_LIBRARY), what, NUMPY_HINT)
 
 
 # --- small helpers -----------------------------------------------------------------------

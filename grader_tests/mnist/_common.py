@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 
 import numpy as np
 
-from course_utils.grading import fail, find_forbidden_calls
+from course_utils.grading import forbid_library as _forbid_library
+from course_utils.grading import library_names
 
 STAND_INS = "course_utils.grading.stand_ins"
 DOUBLES = "course_utils.grading.doubles"
@@ -47,23 +47,8 @@ _TF_LIBRARY = [
 ]
 
 
-def forbidden() -> list:
-    """The library names; TensorFlow's only once it is imported (resolving them would
-    import TensorFlow inside a test cell)."""
-    names = list(LIBRARY)
-    if "tensorflow" in sys.modules:
-        names += _TF_LIBRARY
-    return names
-
-
 def forbid_library(obj, what: str, hint: str) -> None:
-    violations = find_forbidden_calls(obj, forbidden())
-    if violations:
-        shown = "\n  ".join(violations[:5])
-        fail(
-            f"{what} must not use a library implementation of this task, but it does:\n  "
-            f"{shown}\nHint: {hint}"
-        )
+    _forbid_library(obj, library_names(LIBRARY, _TF_LIBRARY), what, hint)
 
 
 def first_line(exc: BaseException) -> str:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import sys
-
-from course_utils.grading import fail, find_forbidden_calls, seal
+from course_utils.grading import forbid_library as _forbid_library
+from course_utils.grading import library_names, seal
 
 LOOPS = "course_utils.grading.loops"
 
@@ -38,23 +37,8 @@ _TF_LIBRARY = [
 ]
 
 
-def forbidden() -> list:
-    """The library names; Keras' only once TensorFlow is imported (resolving them would
-    import TensorFlow inside a test cell)."""
-    names = list(LIBRARY)
-    if "tensorflow" in sys.modules:
-        names += _TF_LIBRARY
-    return names
-
-
 def forbid_library(obj, what: str, hint: str) -> None:
-    violations = find_forbidden_calls(obj, forbidden())
-    if violations:
-        shown = "\n  ".join(violations[:5])
-        fail(
-            f"{what} must not use a library implementation of this task, but it does:\n  "
-            f"{shown}\nHint: {hint}"
-        )
+    _forbid_library(obj, library_names(LIBRARY, _TF_LIBRARY), what, hint)
 
 
 def kwargs_text(kwargs: dict) -> str:
