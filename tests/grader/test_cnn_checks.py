@@ -5,7 +5,7 @@ Every check passes the model answer and the alternative correct implementations 
 and rejects each known-wrong implementation of ``wrong/cnn_wrong.py`` with a message naming
 its bug; both in the student's process and through the grading link (``remote_kernel``).
 The Keras checks run on the local catalogue. The accuracy checks get networks made from
-trained weights kept in ``data/cnn_networks.npz`` (training them takes over 3 minutes of
+trained weights kept in ``data/cnn_networks.npz`` (training them takes 2.5 minutes of
 CPU; ``python tests/grader/trained_networks.py`` remakes them): three correct SmallCNNs and
 two correct VGG models, and broken or untrained ones.
 """

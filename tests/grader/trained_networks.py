@@ -31,7 +31,7 @@ def once_per_run(tmp_path_factory, name: str, make: Callable[[], Any]) -> Any:
 
 
 # --- 06_cnn: trained once, kept in the repository ------------------------------------------
-# A SmallCNN to 98.5 % and build_vgg() to 99.2 % take over 3 minutes of CPU together, too
+# A SmallCNN to 98.5 % and build_vgg() to 99.2 % take about 2.5 minutes of CPU together, too
 # much for every test run. Run this file to remake them (after changing build_vgg or the
 # SmallCNN's layout): ``python tests/grader/trained_networks.py``.
 CNN_NETWORKS = Path(__file__).parent / "data" / "cnn_networks.npz"
