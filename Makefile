@@ -58,7 +58,7 @@ lint: setup
 # nbgrader, JupyterLab, Dask), two files at a time: they mostly wait on kernels and servers.
 unit: setup
 	$(BIN)/python -m pytest -q -ra -n $(TEST_WORKERS) -m "not slow" tests $(PYTEST_ARGS)
-	$(BIN)/python -m pytest -q -ra --durations=15 -m slow tests $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -ra -n $(TEST_WORKERS) --dist loadfile --durations=15 -m slow tests $(PYTEST_ARGS)
 
 # Each notebook runs top to bottom in one worker (--dist loadfile), two notebooks at a time.
 nbval: setup
