@@ -104,6 +104,8 @@ def running_trajectory(xs, momentum, eps, slip="") -> list[tuple[np.ndarray, np.
             var = np.sqrt(var)
         if slip == "not_carried":
             rm, rv = np.zeros(d), np.ones(d)
+        if slip == "first_batch" and not out:
+            rm, rv = mu, var
         a, b = (1 - momentum, momentum) if slip == "reversed" else (momentum, 1 - momentum)
         rm, rv = a * rm + b * mu, a * rv + b * var
         out.append((rm, rv))
@@ -120,6 +122,8 @@ _RUN_SLIPS = {
     "std": "the running 'variance' tracks the standard deviation: store the variance",
     "var_zero_init": "running_var starts at zeros: it is created as ones (running_mean as "
                      "zeros) the first time",
+    "first_batch": "the running statistics start at the first batch's mean and variance: they "
+                   "are created as zeros (mean) and ones (variance) the first time",
     "not_carried": "the running statistics restart from zeros / ones at every step: read "
                    "them from bn_param (create them only when they are missing)",
 }  # fmt: skip
@@ -217,25 +221,25 @@ def _check_running(after, xs, momentum, eps, m_given, label, t) -> tuple:
     for key, g, w in zip(("running_mean", "running_var"), got, want, strict=True):
         if np.allclose(g, w, rtol=_RUN_RTOL, atol=1e-12):
             continue
-        hint = ""
-        for slip, text in _RUN_SLIPS.items():
-            traj = running_trajectory(xs[:t], momentum, eps, slip)[-1]
-            if all(np.allclose(a, b, rtol=1e-9, atol=1e-12) for a, b in zip(got, traj)):
-                hint = text
-                break
-        others = (0.99, 0.9) if not m_given else (0.9,)
-        for m in others:
-            traj = running_trajectory(xs[:t], m, eps)[-1]
-            if not hint and m != momentum and all(np.allclose(a, b, rtol=1e-9)
-                                                  for a, b in zip(got, traj)):  # fmt: skip
-                hint = (f"you used momentum = {m:g}; bn_param "
-                        f"{'gives' if m_given else 'has no momentum: the default is'} "
-                        f"{momentum:g}")  # fmt: skip
-        hint = hint or "; ".join(value_hints(g, w)) or "running = momentum * running + (1 - momentum) * batch"
+        cands = {text: running_trajectory(xs[:t], momentum, eps, slip)[-1]
+                 for slip, text in _RUN_SLIPS.items()}  # fmt: skip
+        source = "bn_param gives" if m_given else "bn_param has no 'momentum': the default is"
+        for m in (0.99, 0.9, 0.1):
+            if m != momentum:
+                text = f"you used momentum = {m:g}; {source} momentum = {momentum:g}"
+                cands[text] = running_trajectory(xs[:t], m, eps)[-1]
+        hint = next((text for text, pair in cands.items() if _same_pair(got, pair)), "")
+        hint = hint or "; ".join(value_hints(g, w)) or (
+            "running = momentum * running + (1 - momentum) * batch")
         fail(f"{label}: bn_param[{key!r}] after training step {t} is not what Keras' "
              f"BatchNormalization(momentum={momentum:g}, epsilon={eps:g}) holds (running = "
-             f"momentum * running + (1 - momentum) * batch, biased variance)\nHint: {hint}")  # fmt: skip
+             f"momentum * running + (1 - momentum) * batch, biased variance)"
+             f"\nHint: {hint}")  # fmt: skip
     return tuple(got)
+
+
+def _same_pair(got, pair) -> bool:
+    return all(np.allclose(a, b, rtol=1e-9, atol=1e-12) for a, b in zip(got, pair, strict=True))
 
 
 # --- backward ------------------------------------------------------------------------------
@@ -245,7 +249,7 @@ def _outs(fwd, calls) -> list:
     return [fwd(*c)[0] for c in calls]
 
 
-def _numerical(fwd, x, gamma, beta, base, dout) -> list[np.ndarray]:
+def _numerical(fwd, x, gamma, beta, base, dout, label) -> list[np.ndarray]:
     grads = []
     for which, arr in enumerate((x, gamma, beta)):
         calls = []
@@ -254,14 +258,19 @@ def _numerical(fwd, x, gamma, beta, base, dout) -> list[np.ndarray]:
                 args = [x.copy(), gamma.copy(), beta.copy()]
                 args[which].reshape(-1)[i] += s
                 calls.append((*args, _copy(base)))
-        outs = [float(np.sum(np.asarray(o, dtype=np.float64) * dout)) for o in _outs(fwd, calls)]
+        try:
+            outs = [float(np.sum(np.asarray(o, dtype=np.float64) * dout))
+                    for o in _outs(fwd, calls)]  # fmt: skip
+        except Exception as exc:  # student code, called with slightly moved inputs
+            fail(f"{label}: batchnorm_forward raised {type(exc).__name__} ({exc}) on inputs "
+                 f"moved by {_H:g} for the numerical gradient\nHint: the forward must work "
+                 f"for any float input of this shape")  # fmt: skip
         grads.append(((np.array(outs[0::2]) - np.array(outs[1::2])) / (2 * _H)).reshape(arr.shape))
     return grads
 
 
-def _check_backward(fwd, bwd, x, gamma, beta, base, cache, eps, rng, label) -> None:
+def _check_backward(fwd, bwd, x, gamma, beta, base, cache, eps, dout, label) -> None:
     n, d = x.shape
-    dout = rng.standard_normal((n, d))
     blabel = f"`batchnorm_backward(dout, cache)` after {label}"
     grads = call_with_hint(bwd, dout, cache, label=blabel,
                            hint="batchnorm_backward returns (dx, dgamma, dbeta)")  # fmt: skip
@@ -270,13 +279,15 @@ def _check_backward(fwd, bwd, x, gamma, beta, base, cache, eps, rng, label) -> N
              f"return dx, dgamma, dbeta")  # fmt: skip
     names = ("dx", "dgamma", "dbeta")
     got = [to_array(g, name) for g, name in zip(grads, names, strict=True)]
-    for g, name, shape in zip(got, names, ((n, d), (d,), (d,)), strict=True):
-        if g.shape != shape:
-            axis = " (summed over axis 1 instead of 0?)" if g.shape == (n,) else ""
-            fail(f"{blabel}: {name} has shape {g.shape}, expected {shape}{axis}\nHint: gamma "
-                 f"and beta are per feature: sum their gradients over the batch, axis=0")  # fmt: skip
-    numerical = _numerical(fwd, x, gamma, beta, base, dout)
     x_hat = (x - x.mean(axis=0)) / np.sqrt(x.var(axis=0) + eps)
+    for g, name, shape in zip(got, names, ((n, d), (d,), (d,)), strict=True):
+        if g.shape == shape:
+            continue
+        hint = "gamma and beta are per feature: sum their gradients over the batch, axis=0"
+        if g.shape == (n,) and any(np.allclose(g, v.sum(axis=1)) for v in (dout, dout * x_hat)):
+            hint = "you summed over axis 1 (the features): " + hint
+        fail(f"{blabel}: {name} has shape {g.shape}, expected {shape}\nHint: {hint}")
+    numerical = _numerical(fwd, x, gamma, beta, base, dout, blabel)
     want = [reference_backward(x, gamma, eps, dout), (dout * x_hat).sum(axis=0), dout.sum(axis=0)]
     for g, num, w, name in zip(got, numerical, want, names, strict=True):
         err = rel_error(g, num)
@@ -315,29 +326,38 @@ def _check_eval(fwd, x, gamma, beta, state, eps, running, label) -> None:
 
 
 # --- a case: training steps, backward after the first, then evaluation ---------------------------
-def _run_case(fwd, bwd, rng, n, d, given: dict, steps: int) -> None:
-    eps, momentum = given.get("eps", 1e-5), given.get("momentum", 0.9)
+def case_data(rng, n, d, given: dict, steps: int) -> dict:
+    """Every input of one case: gamma, beta, the training batches, dout, the evaluation batch."""
     scale = 10 ** rng.uniform(-1.2, 0.3, d)
     offset = rng.uniform(-2, 2, d)
-    xs = [rng.standard_normal((n, d)) * scale + offset for _ in range(steps)]
-    gamma = rng.uniform(0.5, 2.0, d) * rng.choice([-1, 1], d)
-    beta = rng.standard_normal(d)
+    return {
+        "given": dict(given),
+        "xs": [rng.standard_normal((n, d)) * scale + offset for _ in range(steps)],
+        "gamma": rng.uniform(0.5, 2.0, d) * rng.choice([-1, 1], d),
+        "beta": rng.standard_normal(d),
+        "dout": rng.standard_normal((n, d)),
+        "x_eval": rng.standard_normal((n, d)) * scale * 2 + offset + 1,
+    }
+
+
+def _run_case(fwd, bwd, data: dict) -> None:
+    given, xs, gamma, beta = data["given"], data["xs"], data["gamma"], data["beta"]
+    eps, momentum = given.get("eps", 1e-5), given.get("momentum", 0.9)
     shown = ", ".join(f"{k!r}: {v:g}" for k, v in given.items())
     state = {"mode": "train", **given}
     running = None
     for t, x in enumerate(xs, start=1):
         label = (f"{_FWD} with bn_param {{'mode': 'train'{', ' + shown if shown else ''}}} and "
                  f"x of shape {x.shape}, training step {t}")  # fmt: skip
-        base = {"mode": "train", **given}
         out, cache, after = _forward(fwd, x, gamma, beta, state, label)
         _check_out(out, x, gamma, beta, eps, "eps" in given, label, t)
         running = _check_running(after, xs, momentum, eps, "momentum" in given, label, t)
         if t == 1:
-            _check_backward(fwd, bwd, x, gamma, beta, base, cache, eps, rng, label)
+            base = {"mode": "train", **given}
+            _check_backward(fwd, bwd, x, gamma, beta, base, cache, eps, data["dout"], label)
         state = after
-    x = rng.standard_normal((n, d)) * scale * 2 + offset + 1
-    label = f"{_FWD} with bn_param['mode'] = 'eval' after {steps} training steps"
-    _check_eval(fwd, x, gamma, beta, state, eps, running, label)
+    label = f"{_FWD} with bn_param['mode'] = 'eval' after {len(xs)} training steps"
+    _check_eval(fwd, data["x_eval"], gamma, beta, state, eps, running, label)
 
 
 def _preamble(fwd, bwd) -> None:
@@ -350,13 +370,19 @@ def _preamble(fwd, bwd) -> None:
 VISIBLE = [(10, 4, {}, 3), (7, 5, {"eps": 0.05, "momentum": 0.7}, 4)]
 
 
-def hidden_cases(rng) -> list:
+def visible_cases() -> list[dict]:
+    rng = np.random.default_rng(81)
+    return [case_data(rng, *case) for case in VISIBLE]
+
+
+def hidden_cases() -> list[dict]:
+    rng = np.random.default_rng(8107)  # hidden values, the same at every regrade
     out = []
     for _ in range(2):
         n, d = int(rng.integers(5, 16)), int(rng.integers(2, 8))
         given = {"eps": float(np.round(10 ** rng.uniform(-5, -1.3), 8)),
                  "momentum": float(np.round(rng.uniform(0.5, 0.98), 3))}  # fmt: skip
-        out.append((n + (n == d), d, given, int(rng.integers(3, 6))))
+        out.append(case_data(rng, n + (n == d), d, given, int(rng.integers(3, 6))))
     return out
 
 
@@ -364,18 +390,16 @@ def hidden_cases(rng) -> list:
 def check_batchnorm(batchnorm_forward, batchnorm_backward) -> None:
     """Visible: defaults (eps 1e-5, momentum 0.9), then eps 0.05 and momentum 0.7."""
     _preamble(batchnorm_forward, batchnorm_backward)
-    rng = np.random.default_rng(81)
-    for n, d, given, steps in VISIBLE:
-        _run_case(batchnorm_forward, batchnorm_backward, rng, n, d, given, steps)
+    for data in visible_cases():
+        _run_case(batchnorm_forward, batchnorm_backward, data)
 
 
 @check
 def check_batchnorm_hidden(batchnorm_forward, batchnorm_backward) -> None:
     """Hidden: random shapes, eps, momentum and numbers of steps."""
     _preamble(batchnorm_forward, batchnorm_backward)
-    rng = np.random.default_rng(8107)
-    for n, d, given, steps in hidden_cases(np.random.default_rng(8108)):
-        _run_case(batchnorm_forward, batchnorm_backward, rng, n, d, given, steps)
+    for data in hidden_cases():
+        _run_case(batchnorm_forward, batchnorm_backward, data)
 
 
 seal(__name__)

@@ -68,13 +68,13 @@ def _forward(fwd, x, p, training, seed, label):
     out = to_array(result[0], "out", expected_ndim=x.ndim)
     if out.shape != x.shape:
         fail(f"{label}: out has shape {out.shape}, expected x's shape {x.shape}\nHint: "
-             f"draw one number per entry, rng.random(x.shape), and multiply elementwise")  # fmt: skip
+             f"draw one number per entry, rng.random(x.shape), multiply elementwise")  # fmt: skip
     return out, result[1]
 
 
 def _backward(bwd, dout, cache, label):
     dx = call_with_hint(bwd, dout, cache, label=f"`dropout_backward(dout, cache)` after {label}",
-                        hint="dropout_backward(dout, cache) returns dx shaped like dout")  # fmt: skip
+                        hint="dropout_backward returns dx shaped like dout")  # fmt: skip
     dx = to_array(dx, "dx", expected_ndim=dout.ndim)
     if dx.shape != dout.shape:
         fail(f"{label}: dx has shape {dx.shape}, expected dout's shape {dout.shape}\nHint: "
@@ -126,7 +126,7 @@ def _eval_case(fwd, bwd, x, p, seed) -> None:
 def _scaling_hint(c, p, kept, u) -> str:
     if c is None:
         return ("the surviving entries are not all the same multiple of x: scale every kept "
-                "entry by the same 1 / (1 - p), out = x * mask with mask = (u >= p) / (1 - p)")  # fmt: skip
+                "entry by 1 / (1 - p), out = x * mask with mask = (u >= p) / (1 - p)")  # fmt: skip
     if _is(c, 1.0):
         return ("the survivors equal x: they are not scaled by 1 / (1 - p). Inverted dropout "
                 "divides by the keep probability 1 - p in training so that E[out] = x and "
@@ -159,7 +159,8 @@ def _mask_hint(fwd, x, p, seed, kept, label) -> str:
     other = _forward(fwd, x, p, True, seed + 1000, label)[0] != 0
     if np.array_equal(other, kept):
         return ("a generator with another seed gave the same mask: your function ignores its "
-                "rng argument (a fixed seed inside?); draw the mask with rng.random(x.shape)")  # fmt: skip
+                "rng argument (a fixed seed inside?); draw the mask with "
+                "rng.random(x.shape)")  # fmt: skip
     gen = np.random.default_rng(seed)
     u = gen.random(x.shape)
     if np.array_equal(kept, u < p):
@@ -190,7 +191,8 @@ def _train_case(fwd, bwd, x, p, seed) -> None:
     if not _is(c, 1 / (1 - p)):
         fail(f"{label}: each entry of out must be 0 (dropped) or x / (1 - p) (kept), but "
              f"{'the survivors are not' if c is None else f'the survivors are {c:.6g} × x, not'}"
-             f" x / (1 - p) = {1 / (1 - p):.6g} × x\nHint: {_scaling_hint(c, p, kept, u)}")  # fmt: skip
+             f" x / (1 - p) = {1 / (1 - p):.6g} × x"
+             f"\nHint: {_scaling_hint(c, p, kept, u)}")  # fmt: skip
     rows, cols = x.shape[0], x.shape[-1]
     if rows > 1 and np.all(kept == kept[:, :1]):
         fail(f"{label}: each row of x is kept or dropped as a whole (the mask is the same in "
@@ -205,15 +207,16 @@ def _train_case(fwd, bwd, x, p, seed) -> None:
     if abs(mean - 1) > allowed:
         dropped = 1 - float(np.mean(kept))
         swapped = abs(dropped - (1 - p)) <= _SIGMAS * np.sqrt(p * (1 - p) / n)
-        hint = (f"you drop about 1 - p of the units: keep and drop are mixed up; "
-                f"rng.random(x.shape) >= p KEEPS a unit with probability 1 - p" if swapped
+        hint = ("you drop about 1 - p of the units: keep and drop are mixed up; "
+                "rng.random(x.shape) >= p KEEPS a unit with probability 1 - p" if swapped
                 else f"each unit must be dropped with probability p = {p:g}")  # fmt: skip
         fail(f"{label}: the expected value is not preserved: mean(out / x) = {mean:.4f}, "
              f"expected 1 ± {allowed:.4f} (5 standard deviations for {n} units); you drop "
              f"{dropped:.1%} of the units, p = {p:g}\nHint: {hint}")  # fmt: skip
     if not np.array_equal(kept, u >= p):
         fail(f"{label}: your mask is not the mask (rng.random(x.shape) >= p) / (1 - p) of the "
-             f"generator you were given\nHint: {_mask_hint(fwd, x, p, seed, kept, label)}")  # fmt: skip
+             f"generator you were given"
+             f"\nHint: {_mask_hint(fwd, x, p, seed, kept, label)}")  # fmt: skip
     dout = np.random.default_rng(seed + 1).standard_normal(x.shape)
     dx = _backward(bwd, dout, cache, label)
     want = dout * (u >= p) / (1 - p)

@@ -57,11 +57,22 @@ class _Net:
 
     def __init__(self, rng, dims, n):
         self.dims = dims
-        self.ws = [rng.standard_normal((a, b)) / np.sqrt(a) for a, b in zip(dims, dims[1:])]
+        shapes = list(zip(dims[:-1], dims[1:], strict=True))
+        self.ws = [rng.standard_normal(s) / np.sqrt(s[0]) for s in shapes]
         self.bs = [rng.uniform(0.2, 1.0, b) * rng.choice([-1, 1], b) for b in dims[1:]]
         self.x = rng.standard_normal((n, dims[0]))
+        while self._margin() < 1e-3:  # keep every ReLU input away from its kink at 0
+            self.x = rng.standard_normal((n, dims[0]))
         self.g = rng.standard_normal((n, dims[-1]))
         self.dws, self.dbs = self._gradients()
+
+    def _margin(self) -> float:
+        h, margin = self.x, np.inf
+        for w, b in zip(self.ws[:-1], self.bs, strict=False):
+            h = h @ w + b
+            margin = min(margin, float(np.abs(h).min()))
+            h = np.maximum(h, 0)
+        return margin
 
     def loss(self, ws) -> float:
         h = self.x
@@ -142,11 +153,12 @@ def _increment_hint(incs, wants, ws, lam, linear) -> str:
         left = [linear[i] for i, s in enumerate(same) if s]
         return (f"the gradients of {_layer_names(left, linear)} did not change: loop over "
                 f"EVERY layer that has a weight 'w' (and return after the loop)")  # fmt: skip
-    if all(np.allclose(inc, lam * np.sign(w), rtol=1e-9) for inc, w in zip(incs, ws)):
+    if all(np.allclose(inc, lam * np.sign(w), rtol=1e-9) for inc, w in zip(incs, ws, strict=True)):
         return ("you added lam * sign(w): that is the gradient of the L1 penalty lam * "
                 "sum|w|; L2's is lam * w")  # fmt: skip
-    cs = [float(np.sum(inc * want) / np.sum(want * want)) for inc, want in zip(incs, wants)]
-    if all(np.allclose(inc, c * want, rtol=1e-9) for inc, want, c in zip(incs, wants, cs)):
+    pairs = list(zip(incs, wants, strict=True))
+    cs = [float(np.sum(inc * want) / np.sum(want * want)) for inc, want in pairs]
+    if all(np.allclose(inc, c * want, rtol=1e-9) for (inc, want), c in zip(pairs, cs, strict=True)):
         if np.allclose(cs, cs[0], rtol=1e-9):
             c = cs[0]
             named = {2.0: "2 × lam * w: the derivative of 0.5 * lam * w² is lam * w (the 0.5 "
@@ -179,7 +191,7 @@ def _check_untouched(before, after, layers, linear, lam, label) -> None:
                 if new is not None and new.shape == old.shape and key == "w":
                     if np.allclose(new, (1 - lam) * old, rtol=1e-9):
                         hint = ("you shrank the weights (w *= 1 - lam: the optimiser's job): "
-                                "add lam * w to the GRADIENT, the optimiser then updates w")  # fmt: skip
+                                "add lam * w to the GRADIENT; the optimiser updates w")  # fmt: skip
                     else:
                         hint = ("the weights changed: add lam * w to the GRADIENT, grads['w'], "
                                 "and leave params['w'] to the optimiser")  # fmt: skip
@@ -246,8 +258,13 @@ def _check_numerical(add_l2, net, layers, linear, lam, got, rng, label) -> None:
     for j, w in enumerate(net.ws):
         ids = rng.choice(w.size, size=min(_SAMPLES, w.size), replace=False)
         changes = [(int(i), float(w.reshape(-1)[i]) + s) for i in ids for s in (_H, -_H)]
-        pens = perturbed_results(layers[linear[j]], [("attr", "params"), ("item", "w")],
-                                 changes, add_l2, (layers, lam))  # fmt: skip
+        try:
+            pens = perturbed_results(layers[linear[j]], [("attr", "params"), ("item", "w")],
+                                     changes, add_l2, (layers, lam))  # fmt: skip
+        except Exception as exc:  # student code, called with one weight moved
+            fail(f"{label}: add_l2 raised {type(exc).__name__} ({exc}) when called again with "
+                 f"one weight moved by {_H:g} (for the numerical gradient)\nHint: add_l2 must "
+                 f"work on any layers, every time it is called")  # fmt: skip
         pens = [_as_number(v, label) for v in pens]
         data, pen = [], []
         for k, i in enumerate(ids):
@@ -268,7 +285,7 @@ def _check_numerical(add_l2, net, layers, linear, lam, got, rng, label) -> None:
         c = float(np.sum(pen * term) / np.sum(term * term))
         if np.allclose(pen, 0, atol=1e-9):
             hint = (f"your penalty does not change when layers[{linear[j]}]'s weights change: it "
-                    f"leaves that layer out (penalty = ... instead of penalty += ...?)")  # fmt: skip
+                    f"leaves that layer out (penalty = ... instead of += ...?)")  # fmt: skip
         elif np.allclose(pen, c * term, rtol=1e-5):
             hint = (f"the derivative of your penalty is {c:.6g} × lam * w, the term you added to "
                     f"the gradient: " + _penalty_factor(c, lam, w))

@@ -294,6 +294,13 @@ def drop_scale_by_p(x, p, training, rng):
     return x * mask, mask
 
 
+def drop_times_p(x, p, training, rng):
+    if not training:
+        return x.copy(), None
+    mask = (rng.random(x.shape) >= p) * p
+    return x * mask, mask
+
+
 def drop_keep_probability(x, p, training, rng):
     """CS231n's convention: p is the probability of KEEPING a unit."""
     if not training:
@@ -405,6 +412,8 @@ DROPOUT_WRONG = {
                      DROP_BOTH),  # fmt: skip
     "scale_by_p": ((drop_scale_by_p, dropout_backward), r"survivors are x / p: p is the DROP",
                    DROP_BOTH),  # fmt: skip
+    "times_p": ((drop_times_p, dropout_backward), r"survivors are p \* x: divide by the keep "
+                r"probability", DROP_BOTH),  # fmt: skip
     "keep_probability": ((drop_keep_probability, dropout_backward),
                          r"CS231n's convention, where p is the KEEP probability", DROP_BOTH),
     "swapped": ((drop_swapped, dropout_backward), r"drop about 1 - p of the units: keep and drop "
@@ -592,6 +601,12 @@ def bn_not_carried(x, gamma, beta, bn_param):
     return _bn(x, gamma, beta, bn_param, carry=False)
 
 
+def bn_first_batch_init(x, gamma, beta, bn_param):
+    if "running_mean" not in bn_param:  # starts at the first batch's statistics
+        bn_param["running_mean"], bn_param["running_var"] = x.mean(axis=0), x.var(axis=0)
+    return batchnorm_forward(x, gamma, beta, bn_param)
+
+
 def bn_no_running(x, gamma, beta, bn_param):
     mu, var = x.mean(axis=0), x.var(axis=0)
     inv = 1 / np.sqrt(var + bn_param.get("eps", 1e-5))
@@ -669,11 +684,13 @@ BATCHNORM_WRONG = {
                           ("check_batchnorm",)),  # fmt: skip
     "not_carried": ((bn_not_carried, batchnorm_backward), r"restart from zeros / ones at every "
                     r"step", BN_BOTH),  # fmt: skip
+    "first_batch_init": ((bn_first_batch_init, batchnorm_backward), r"start at the first "
+                         r"batch's mean and variance", BN_BOTH),  # fmt: skip
     "no_running_stats": ((bn_no_running, batchnorm_backward), r"bn_param has no 'running_mean'",
                          BN_BOTH),  # fmt: skip
     "x_in_place": ((bn_in_place_x, batchnorm_backward), r"modified its argument `x` in place",
                    BN_BOTH),  # fmt: skip
-    "dgamma_wrong_axis": ((batchnorm_forward, bn_backward_wrong_axis), r"dgamma has shape "
+    "dgamma_wrong_axis": ((batchnorm_forward, bn_backward_wrong_axis), r"(?s)dgamma has shape "
                           r"\(\d+,\).*summed over axis 1", BN_BOTH),  # fmt: skip
     "simplified_backward": ((batchnorm_forward, bn_backward_simplified), r"treats the batch mean "
                             r"and variance as constants", BN_BOTH),  # fmt: skip
