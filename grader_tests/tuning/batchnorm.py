@@ -42,6 +42,7 @@ import numpy as np
 
 from course_utils.gradcheck import rel_error
 from course_utils.grading import (
+    GUARD,
     call_student,
     check,
     expect_callable,
@@ -244,9 +245,13 @@ def _same_pair(got, pair) -> bool:
 
 # --- backward ------------------------------------------------------------------------------
 def _outs(fwd, calls) -> list:
+    """``fwd(*args)[0]`` for each argument list: one request to a student's kernel."""
     if is_remote(fwd):
         return fwd.map(calls, select=0)
-    return [fwd(*c)[0] for c in calls]
+    try:
+        return [fwd(*c)[0] for c in calls]
+    finally:
+        GUARD.restore()
 
 
 def _numerical(fwd, x, gamma, beta, base, dout, label) -> list[np.ndarray]:

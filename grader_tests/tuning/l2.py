@@ -34,6 +34,7 @@ from __future__ import annotations
 import numpy as np
 
 from course_utils.grading import (
+    GUARD,
     check,
     expect_callable,
     fail,
@@ -262,9 +263,11 @@ def _check_numerical(add_l2, net, layers, linear, lam, got, rng, label) -> None:
             pens = perturbed_results(layers[linear[j]], [("attr", "params"), ("item", "w")],
                                      changes, add_l2, (layers, lam))  # fmt: skip
         except Exception as exc:  # student code, called with one weight moved
+            GUARD.restore()
             fail(f"{label}: add_l2 raised {type(exc).__name__} ({exc}) when called again with "
                  f"one weight moved by {_H:g} (for the numerical gradient)\nHint: add_l2 must "
                  f"work on any layers, every time it is called")  # fmt: skip
+        GUARD.restore()
         pens = [_as_number(v, label) for v in pens]
         data, pen = [], []
         for k, i in enumerate(ids):

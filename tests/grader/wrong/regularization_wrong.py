@@ -204,8 +204,8 @@ ADD_L2_WRONG = {
     "replaces": (l2_replaces, r"lam \* w alone: the data gradient.*is gone", L2_BOTH),
     "shrinks_weights": (l2_shrinks_weights, r"(?s)params\['w'\] changed.*shrank the weights",
                         L2_BOTH),  # fmt: skip
-    "only_last": (l2_only_last, r"gradients of layers\[0\], layers\[2\] did not change",
-                  ("check_add_l2",)),  # fmt: skip
+    "only_last": (l2_only_last, r"gradients of layers\[0\](, layers\[\d+\])* did not change",
+                  L2_BOTH),  # fmt: skip
     "returns_in_loop": (l2_returns_in_loop, r"did not change: loop over EVERY layer.*return "
                         r"after the loop", L2_BOTH),  # fmt: skip
     "l1": (l2_l1, r"lam \* sign\(w\).*L1 penalty", L2_BOTH),
@@ -537,8 +537,9 @@ def batchnorm_backward_compact(dout, cache):
 # --- wrong -------------------------------------------------------------------------------
 def _bn(x, gamma, beta, bn_param, *, ddof=0, reverse=False, eps_outside=False, swap=False,
         eval_batch=False, eval_updates=False, hat_var=False, var_init=1.0, eps_default=1e-5,
-        carry=True):  # fmt: skip
-    """The model answer with one slip switched on."""
+        carry=True, write_to=None):  # fmt: skip
+    """The model answer with one slip switched on (running statistics stored in
+    ``write_to``, default ``bn_param``)."""
     eps, m = bn_param.get("eps", eps_default), bn_param.get("momentum", 0.9)
     d = x.shape[1]
     rm = bn_param.get("running_mean") if carry else None
@@ -555,8 +556,9 @@ def _bn(x, gamma, beta, bn_param, *, ddof=0, reverse=False, eps_outside=False, s
     if train or eval_updates:
         a, b = (1 - m, m) if reverse else (m, 1 - m)
         new_var = x_hat.var(axis=0) if hat_var else x.var(axis=0, ddof=ddof)
-        bn_param["running_mean"] = a * rm + b * x.mean(axis=0)
-        bn_param["running_var"] = a * rv + b * new_var
+        store = bn_param if write_to is None else write_to
+        store["running_mean"] = a * rm + b * x.mean(axis=0)
+        store["running_var"] = a * rv + b * new_var
     out = beta * x_hat + gamma if swap else gamma * x_hat + beta
     return out, (x_hat, gamma, 1 / std)
 
@@ -605,6 +607,14 @@ def bn_first_batch_init(x, gamma, beta, bn_param):
     if "running_mean" not in bn_param:  # starts at the first batch's statistics
         bn_param["running_mean"], bn_param["running_var"] = x.mean(axis=0), x.var(axis=0)
     return batchnorm_forward(x, gamma, beta, bn_param)
+
+
+def bn_eps_ignored(x, gamma, beta, bn_param):
+    return _bn(x, gamma, beta, {**bn_param, "eps": 1e-5}, write_to=bn_param)
+
+
+def bn_momentum_ignored(x, gamma, beta, bn_param):
+    return _bn(x, gamma, beta, {**bn_param, "momentum": 0.9}, write_to=bn_param)
 
 
 def bn_no_running(x, gamma, beta, bn_param):
@@ -686,6 +696,10 @@ BATCHNORM_WRONG = {
                     r"step", BN_BOTH),  # fmt: skip
     "first_batch_init": ((bn_first_batch_init, batchnorm_backward), r"start at the first "
                          r"batch's mean and variance", BN_BOTH),  # fmt: skip
+    "eps_ignored": ((bn_eps_ignored, batchnorm_backward), r"you used eps = 1e-05; bn_param "
+                    r"gives eps = 0\.0\d+", BN_BOTH),  # fmt: skip
+    "momentum_ignored": ((bn_momentum_ignored, batchnorm_backward), r"you used momentum = 0\.9; "
+                         r"bn_param gives momentum = 0\.\d+", BN_BOTH),  # fmt: skip
     "no_running_stats": ((bn_no_running, batchnorm_backward), r"bn_param has no 'running_mean'",
                          BN_BOTH),  # fmt: skip
     "x_in_place": ((bn_in_place_x, batchnorm_backward), r"modified its argument `x` in place",
@@ -699,7 +713,7 @@ BATCHNORM_WRONG = {
     "no_mean_term": ((batchnorm_forward, bn_backward_no_mean_term), r"term through the mean.*is "
                      r"missing", BN_BOTH),  # fmt: skip
     "std_without_eps": ((bn_forward_for_no_eps_backward, bn_backward_std_no_eps), r"lacks eps",
-                        ("check_batchnorm",)),  # fmt: skip
+                        BN_BOTH),  # fmt: skip
     "grads_swapped": ((batchnorm_forward, bn_backward_grads_swapped), r"dgamma and dbeta are "
                       r"exchanged", BN_BOTH),  # fmt: skip
 }
