@@ -18,8 +18,9 @@ passed.
 Momentum convention: ours IS Keras' ``momentum``. ``keras.layers.BatchNormalization(
 momentum=m, epsilon=eps)`` updates ``moving = moving * m + batch * (1 - m)`` and its
 ``moving_variance`` uses the biased batch variance: verified with Keras 3.15.1 /
-TensorFlow 2.21.0 (after one training call from moving_variance = 1 it equals
-``m + (1 - m) * x.var(axis=0)`` to 0.0, and differs from the ddof=1 variance by 5e-2),
+TensorFlow 2.21.0 (a float64 layer, m = 0.8, one training call on a 6 x 3 batch from
+moving_variance = 1: it equals ``m + (1 - m) * x.var(axis=0)`` exactly, and differs from
+the same with the ddof=1 variance by 5e-2),
 and ``tests/grader/test_regularization_checks.py`` runs Keras (float64) on every case of
 these checks and confirms the expected running statistics and outputs (Keras' defaults
 differ: momentum 0.99, epsilon 1e-3; the checks pass ours to Keras).
@@ -166,7 +167,11 @@ def _forward(fwd, x, gamma, beta, bn_param, label):
             "and 'running_var' (use bn_param.get(key, default))")  # fmt: skip
     sent = _copy(bn_param)
     result = call_with_hint(fwd, x, gamma, beta, sent, label=label, hint=hint)
-    if is_remote(fwd):  # the kernel's dict: call again through a recorder that keeps it
+    if is_remote(fwd):
+        # The dict the student's code changed lives in the kernel and the grader got a copy:
+        # call again through ``doubles.CallRecorder``, which keeps each argument as
+        # ``np.array(arg)``; for a dict that is a 0-d object array holding the SAME dict,
+        # which stays in the kernel (a reference), and ``[()]`` reads back its values.
         holder = reference("course_utils.layers", "ReLU")()
         recorder = reference("course_utils.grading.doubles", "CallRecorder")(holder, "forward",
                                                                              fwd)  # fmt: skip

@@ -117,8 +117,17 @@ def _layers(net: _Net) -> tuple[list, list[int]]:
     return layers, linear
 
 
+def _float_array(value):
+    """A float64 copy, or None for what is not a numeric array (e.g. None)."""
+    try:
+        arr = np.array(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+    return arr if arr.ndim else None
+
+
 def _state(layer) -> dict:
-    return {kind: {k: np.array(v, dtype=np.float64) for k, v in dict(getattr(layer, kind)).items()}
+    return {kind: {k: _float_array(v) for k, v in dict(getattr(layer, kind)).items()}
             for kind in ("params", "grads")}  # fmt: skip
 
 
@@ -219,10 +228,13 @@ def _run_case(add_l2, rng, dims, n, lam) -> None:
     after = [_state(layer) for layer in layers]
     _check_untouched(before, after, layers, linear, lam, label)
     value = _as_number(penalty, label)
-    got = [after[i]["grads"]["w"] for i in linear]
+    got = [after[i]["grads"].get("w") for i in linear]
     wants = [lam * w for w in net.ws]
     want_grads = [dw + t for dw, t in zip(net.dws, wants, strict=True)]
     for j, (g, want) in enumerate(zip(got, want_grads, strict=True)):
+        if g is None:
+            fail(f"{label}: layers[{linear[j]}].grads['w'] is not an array of numbers after "
+                 f"add_l2\nHint: grads['w'] += lam * params['w'] keeps it an array")  # fmt: skip
         if g.shape != want.shape or not np.allclose(g, want, rtol=_RTOL, atol=1e-12):
             if lam == 0:
                 fail(f"{label}: layers[{linear[j]}].grads['w'] changed with lam = 0\nHint: "
