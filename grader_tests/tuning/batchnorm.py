@@ -310,7 +310,9 @@ def _check_backward(fwd, bwd, x, gamma, beta, base, cache, eps, dout, label) -> 
             cands = {"dgamma and dbeta are exchanged: dgamma = sum(dout * x_hat, axis=0), dbeta "
                      "= sum(dout, axis=0)": want[2] if name == "dgamma" else want[1]}  # fmt: skip
         hint = _named(g, cands, 1e-7) or "; ".join(value_hints(g, w)) or (
-            "backpropagate through x_hat, the batch mean and the batch variance")
+            "with dx_hat = dout * gamma: dx = (dx_hat - mean(dx_hat, axis=0) - x_hat * "
+            "mean(dx_hat * x_hat, axis=0)) / sqrt(var + eps), dgamma = sum(dout * x_hat, "
+            "axis=0), dbeta = sum(dout, axis=0)")
         fail(f"{blabel}: {name} is wrong: relative error {err:.2e} to the numerical gradient "
              f"of your forward (accepted {_GRAD_TOL:g})\nHint: {hint}")  # fmt: skip
 

@@ -45,7 +45,7 @@ from course_utils.grading import (
     type_name,
 )
 
-from ._common import call_with_hint
+from ._common import call_with_hint, forbid_library
 
 _H = 1e-5
 _GRAD_TOL = 1e-6
@@ -184,7 +184,8 @@ def _increment_hint(incs, wants, ws, lam, linear) -> str:
             return "you added lam * w / w.size: a mean over the weights instead of a sum"
         return ("each layer's added term is a different multiple of lam * w ("
                 + ", ".join(f"{c:.4g}" for c in cs) + ")")
-    return "add lam * params['w'] to grads['w'] for every layer with a weight"
+    return ("add lam * params['w'] to grads['w'] for every layer with a weight: what you added "
+            "(grads['w'] after minus before) is not a multiple of lam * w")
 
 
 def _check_untouched(before, after, layers, linear, lam, label) -> None:
@@ -323,6 +324,7 @@ def _penalty_factor(c, lam, w) -> str:
 
 def _preamble(add_l2) -> None:
     expect_callable(add_l2, "add_l2")
+    forbid_library(add_l2, "add_l2", "add lam * w to each weight gradient yourself")
 
 
 @check

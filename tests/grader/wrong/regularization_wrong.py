@@ -19,6 +19,11 @@ from course_utils.layers.core import dropout_forward as _library_dropout
 L2_BOTH = ("check_add_l2", "check_add_l2_hidden")
 DROP_BOTH = ("check_dropout", "check_dropout_hidden")
 BN_BOTH = ("check_batchnorm", "check_batchnorm_hidden")
+# A slip no recomputation confirms: the hint describes what is seen and names no cause.
+L2_NEUTRAL = (r"(?s)^(?!.*(derivative of 0\.5|sign\(w\)|applied twice|a mean over|is gone|"
+              r"shrank|decayed too|did not change))(?=.*Hint: (add lam \* params|each layer's))")
+BN_NEUTRAL = (r"(?s)^(?!.*(as constants|term through|lacks eps|exchanged))"
+              r"(?=.*dx is wrong.*Hint: )")
 
 
 # =========================================================================================
@@ -191,6 +196,13 @@ def l2_penalty_without_lam(layers, lam):
     return 0.5 * sum(float(np.sum(layer.params["w"] ** 2)) for layer in _weights(layers))
 
 
+def l2_unexplained(layers, lam):
+    for layer in _weights(layers):
+        w = layer.params["w"]
+        layer.grads["w"] += lam * w + 0.01 * w**2
+    return 0.5 * lam * sum(float(np.sum(layer.params["w"] ** 2)) for layer in _weights(layers))
+
+
 def l2_default_lam(layers, lam):
     lam = lam or 1e-4  # "no regularisation" silently becomes some
     return add_l2(layers, lam)
@@ -225,6 +237,7 @@ ADD_L2_WRONG = {
     "penalty_with_biases": (l2_penalty_with_biases, r"includes 0\.5 \* lam \* sum\(b \*\* 2\)",
                             L2_BOTH),  # fmt: skip
     "penalty_without_lam": (l2_penalty_without_lam, r"lam is missing from your penalty", L2_BOTH),
+    "unexplained": (l2_unexplained, L2_NEUTRAL, L2_BOTH),
     "default_lam": (l2_default_lam, r"(?s)changed with lam = 0.*adds nothing", ("check_add_l2",)),
 }
 
@@ -669,6 +682,12 @@ def bn_backward_grads_swapped(dout, cache):
     return dx, dbeta, dgamma
 
 
+def bn_backward_unexplained(dout, cache):
+    dx, dgamma, dbeta = batchnorm_backward(dout, cache)
+    x_hat = cache[0]
+    return dx + 0.01 * x_hat**2 * dout, dgamma, dbeta
+
+
 BATCHNORM_CORRECT = [
     (batchnorm_forward, batchnorm_backward),
     (batchnorm_forward_in_place, batchnorm_backward_staged),
@@ -714,6 +733,7 @@ BATCHNORM_WRONG = {
                      r"missing", BN_BOTH),  # fmt: skip
     "std_without_eps": ((bn_forward_for_no_eps_backward, bn_backward_std_no_eps), r"lacks eps",
                         BN_BOTH),  # fmt: skip
+    "unexplained_backward": ((batchnorm_forward, bn_backward_unexplained), BN_NEUTRAL, BN_BOTH),
     "grads_swapped": ((batchnorm_forward, bn_backward_grads_swapped), r"dgamma and dbeta are "
                       r"exchanged", BN_BOTH),  # fmt: skip
 }
