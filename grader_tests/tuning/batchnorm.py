@@ -32,8 +32,10 @@ formula with one change (ddof=1, eps outside the square root, gamma and beta exc
 the momentum convention reversed, the variance of x_hat, ...) reproduces it exactly; after
 the first step the backward: the shapes of dgamma and dbeta (D,), then dx, dgamma and dbeta
 against the numerical gradient (central differences, h = 1e-5, relative error 1e-6) of the
-student's own forward and against ``course_utils``' backward (a missing mean or variance
-term, the simplified ``dout * gamma / std``, a std without eps are named when they match);
+student's own forward and against ``reference_backward`` (relative 1e-6; the self-test
+confirms it is ``course_utils.layers.normalization.batchnorm_backward``): a missing mean or
+variance term, the simplified ``dout * gamma / std``, a std without eps are named when they
+match exactly;
 finally evaluation mode: the running statistics are used (not the batch's) and unchanged.
 """
 

@@ -21,7 +21,7 @@ unit was dropped, and show, in this order:
 - training: every entry of ``out`` is 0 or ``x / (1 - p)`` (relative 1e-10); the mask is
   not shared along a row or a column;
 - the expected value is preserved: ``mean(out / x)`` is 1 within 5 standard deviations of
-  the mean of N·D independent masks, ``5 * sqrt(p / ((1 - p) * N * D))`` (0.8 % for the
+  the mean of N·D independent masks, ``5 * sqrt(p / ((1 - p) * N * D))`` (0.019 for the
   visible 30 000 units at p = 0.3); a mismatch reports the fraction dropped;
 - the mask is exactly ``rng.random(x.shape) >= p`` from a generator in the same state as
   the one passed in. A strict ``>`` differs only where a draw equals p exactly (probability
