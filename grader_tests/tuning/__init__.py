@@ -1,5 +1,5 @@
-"""Checks for assignment 07_tuning (optimization.ipynb, tasks 3-5 so far). One module per
-task:
+"""Checks for assignment 07_tuning (optimization.ipynb, tasks 3-5, and regularization.ipynb,
+tasks 6-8, so far). One module per task:
 
 - ``optimizers``: ``sgd_momentum``, ``nesterov``, ``rmsprop``, ``adam`` as update rules
   ``(w, dw, state=None, **hyper) -> (w_new, state)``, against ``keras.optimizers``;
@@ -7,12 +7,21 @@ task:
   ``cosine_decay`` (factories of ``schedule(step) -> lr``), against
   ``keras.optimizers.schedules``;
 - ``early_stopping``: ``EarlyStopping(patience, min_delta=0.0, restore_best=True)`` with
-  ``update(epoch, val_loss, weights) -> bool``, on synthetic validation curves.
+  ``update(epoch, val_loss, weights) -> bool``, on synthetic validation curves;
+- ``l2``: ``add_l2(layers, lam) -> penalty``, weight decay on ``course_utils`` layers, against
+  numerical gradients of data loss + penalty;
+- ``dropout``: ``dropout_forward(x, p, training, rng)`` / ``dropout_backward(dout, cache)``,
+  inverted dropout with the mask of ``rng.random(x.shape) >= p``;
+- ``batchnorm``: ``batchnorm_forward(x, gamma, beta, bn_param)`` / ``batchnorm_backward``,
+  against numerical gradients and Keras' running statistics.
 """
 
 from course_utils.grading import seal
 
+from .batchnorm import check_batchnorm, check_batchnorm_hidden
+from .dropout import check_dropout, check_dropout_hidden
 from .early_stopping import check_early_stopping, check_early_stopping_hidden
+from .l2 import check_add_l2, check_add_l2_hidden
 from .optimizers import (
     check_adam,
     check_adam_hidden,
@@ -35,8 +44,14 @@ from .schedules import (
 )
 
 __all__ = [
+    "check_add_l2",
+    "check_add_l2_hidden",
+    "check_batchnorm",
+    "check_batchnorm_hidden",
     "check_cosine_decay",
     "check_cosine_decay_hidden",
+    "check_dropout",
+    "check_dropout_hidden",
     "check_early_stopping",
     "check_early_stopping_hidden",
     "check_exponential_decay",

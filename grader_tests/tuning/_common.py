@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from course_utils.grading import call_student, fail, library_names, seal
 from course_utils.grading import forbid_library as _forbid_library
-from course_utils.grading import library_names, seal
 
 LOOPS = "course_utils.grading.loops"
 
@@ -24,6 +24,14 @@ LIBRARY = [
     "course_utils.schedules.polynomial_decay",
     "course_utils.schedules.cosine_decay",
     "course_utils.train.EarlyStopping",
+    "course_utils.layers.core.dropout_forward",
+    "course_utils.layers.core.dropout_backward",
+    "course_utils.layers.Dropout",
+    "course_utils.layers.normalization.batchnorm_forward",
+    "course_utils.layers.normalization.batchnorm_backward",
+    "course_utils.layers.normalization.spatial_batchnorm_forward",
+    "course_utils.layers.normalization.spatial_batchnorm_backward",
+    "course_utils.layers.BatchNorm",
 ]
 _TF_LIBRARY = [
     "keras.optimizers.SGD",
@@ -34,6 +42,8 @@ _TF_LIBRARY = [
     "keras.optimizers.schedules.CosineDecay",
     "keras.optimizers.schedules.PiecewiseConstantDecay",
     "keras.callbacks.EarlyStopping",
+    "keras.layers.Dropout",
+    "keras.layers.BatchNormalization",
 ]
 
 
@@ -45,6 +55,24 @@ def kwargs_text(kwargs: dict) -> str:
     return ", ".join(
         f"{k}={v!r}" if isinstance(v, bool) else f"{k}={v:g}" for k, v in kwargs.items()
     )
+
+
+_IN_PLACE_HINT = (
+    "the caller still needs its arrays (in a network x is the previous layer's output, which "
+    "backward uses again): compute a new array instead of changing the argument"
+)
+
+
+def call_with_hint(fn, *args, label: str, hint: str | None = None):
+    """``call_student``, with a ``Hint:`` line added to its in-place-change message."""
+    try:
+        return call_student(fn, *args, label=label, hint=hint)
+    except AssertionError as exc:
+        message = str(exc)
+        if "Hint:" in message:
+            raise
+        extra = _IN_PLACE_HINT if "in place" in message else hint or "see the task's contract"
+        fail(f"{message}\nHint: {extra}")
 
 
 seal(__name__)
