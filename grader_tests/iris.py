@@ -586,7 +586,7 @@ def _numpy_forward_matches(model, layers, activation, D, label, rng) -> None:
     expected = _act(activation, x @ w1 + b1, alpha) @ w2 + b2
     got = to_array(call_student(model.forward, x, label=f"{label}.forward(x)"), "model.forward(x)")
     f32 = np.asarray(layers[0].params["w"]).dtype == np.float32
-    if not _close(got, expected, 1e-4 if f32 else 1e-7, 1e-6 if f32 else 1e-10):
+    if not close(got, expected, 1e-4 if f32 else 1e-7, 1e-6 if f32 else 1e-10):
         fail(
             f"{label}: model.forward(x) does not compute activation(x @ w1 + b1) @ w2 + b2 "
             f"with its own parameters (max difference "
@@ -781,7 +781,7 @@ def _keras_case(fn, activation, D, H, C, seed, rng) -> None:
                 f"alpha_initializer=keras.initializers.Constant({PRELU_INIT})"
             )
     expected = _act(activation, z, alpha) @ k2 + c2
-    if not _close(got, expected, 1e-4, 1e-5):
+    if not close(got, expected, 1e-4, 1e-5):
         fail(_keras_mismatch(label, activation, got, expected, z, k2, c2))
     _keras_seeding(fn, keras, activation, D, H, C, x, label)
 
@@ -811,7 +811,7 @@ def _keras_mismatch(label, activation, got, expected, z, k2, c2) -> str:
                 (_act(name, z) @ k2 + c2, f'your model applies "{name}" instead of "{activation}"')
             )
     for value, why in candidates:
-        if _close(got, value, 1e-4, 1e-5):
+        if close(got, value, 1e-4, 1e-5):
             return msg + f"\nHint: {why}."
     return msg
 

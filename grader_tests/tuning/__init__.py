@@ -1,17 +1,21 @@
-"""Checks for assignment 07_tuning (optimization.ipynb, tasks 3-5 so far). One module per
-task:
+"""Checks for assignment 07_tuning (optimization.ipynb, tasks 1-5; regularization.ipynb,
+task 12 so far). One module per task:
 
+- ``standardize``: ``standardize(train, *others)``, per-feature statistics of train only;
+- ``signal_stats``: the forward/backward std per layer of a bias-free MLP;
 - ``optimizers``: ``sgd_momentum``, ``nesterov``, ``rmsprop``, ``adam`` as update rules
   ``(w, dw, state=None, **hyper) -> (w_new, state)``, against ``keras.optimizers``;
 - ``schedules``: ``step_decay``, ``exponential_decay``, ``polynomial_decay``,
   ``cosine_decay`` (factories of ``schedule(step) -> lr``), against
   ``keras.optimizers.schedules``;
 - ``early_stopping``: ``EarlyStopping(patience, min_delta=0.0, restore_best=True)`` with
-  ``update(epoch, val_loss, weights) -> bool``, on synthetic validation curves.
+  ``update(epoch, val_loss, weights) -> bool``, on synthetic validation curves;
+- ``best_recipe``: the best-recipe Keras MLP (no convolutions) reaches 98.5 % on MNIST.
 """
 
 from course_utils.grading import seal
 
+from .best_recipe import check_best_recipe, check_best_recipe_hidden
 from .early_stopping import check_early_stopping, check_early_stopping_hidden
 from .optimizers import (
     check_adam,
@@ -33,8 +37,12 @@ from .schedules import (
     check_step_decay,
     check_step_decay_hidden,
 )
+from .signal_stats import check_signal_stats, check_signal_stats_hidden
+from .standardize import check_standardize, check_standardize_hidden
 
 __all__ = [
+    "check_best_recipe",
+    "check_best_recipe_hidden",
     "check_cosine_decay",
     "check_cosine_decay_hidden",
     "check_early_stopping",
@@ -53,6 +61,10 @@ __all__ = [
     "check_rmsprop_hidden",
     "check_sgd_momentum",
     "check_sgd_momentum_hidden",
+    "check_signal_stats",
+    "check_signal_stats_hidden",
+    "check_standardize",
+    "check_standardize_hidden",
 ]
 
 seal(__name__)

@@ -24,6 +24,8 @@ LIBRARY = [
     "course_utils.schedules.polynomial_decay",
     "course_utils.schedules.cosine_decay",
     "course_utils.train.EarlyStopping",
+    "sklearn.preprocessing.StandardScaler",
+    "sklearn.preprocessing.scale",
 ]
 _TF_LIBRARY = [
     "keras.optimizers.SGD",
