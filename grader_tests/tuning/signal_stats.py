@@ -152,7 +152,8 @@ def _floats(seq, L, name, label, h_shapes) -> list[float]:
         if a is None or a.dtype.kind not in "iuf":
             fail(f"{label}: `{name}[{i}]` should be a number, got {describe_value(v)}")
         if a.size != 1:
-            per = (": that is one value per unit; take np.std of the whole array, one number"
+            per = ("\nHint: that is one value per unit (a std over axis 0); take np.std of "
+                   "the whole array, one number per layer"
                    if a.ndim == 1 and a.shape[0] == h_shapes[i] else "")  # fmt: skip
             fail(f"{label}: `{name}[{i}]` should be ONE number, np.std over the whole array, "
                  f"got an array of shape {a.shape}{per}")  # fmt: skip

@@ -448,7 +448,7 @@ SIG_WRONG = {
     "per_unit": (_slip("per_unit"), _ACT + r"mean over units of the per-unit std", SIG_BOTH),
     "per_unit_arrays": (
         _slip("per_unit_arrays"),
-        r"(?s)should be ONE number.*one value per unit",
+        r"(?s)should be ONE number.*Hint: that is one value per unit",
         SIG_BOTH,
     ),
     "dh_in": (_slip("dh_in"), _GRAD + r"std of dh_\{l-1\}", SIG_BOTH),
