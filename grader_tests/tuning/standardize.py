@@ -170,7 +170,7 @@ def _scale_diagnosis(got, X, rtol, atol) -> str:
         if np.ptp(delta) <= 1e-6 * np.max(np.abs(delta)) and delta[0] > 0:
             return (f"every feature is divided by its {what} plus the same constant "
                     f"{delta[0]:.3g} (an eps?): that changes the values by up to "
-                    f"{np.max(s_eff / s - 1):.2%}; divide by the std itself (a feature of "
+                    f"{100 * np.max(s_eff / s - 1):.2g} %; divide by the std itself (a feature of "
                     f"std 0 by 1); an eps of 1e-8 or less is harmless")  # fmt: skip
     return ""
 

@@ -92,6 +92,20 @@ def test_check_rejects_wrong_implementation_with_diagnosis(
                                                 "in_place_dout", "nan_on_constant")  # fmt: skip
 
 
+HIDDEN_ONLY = [
+    pytest.param(task, name, id=f"{task}:{name}")
+    for task, (_, wrong) in TASKS.items()
+    for name, (_, _, checks) in wrong.items()
+    if checks == (f"check_{task}_hidden",)
+]
+
+
+@pytest.mark.parametrize(("task", "wrong_name"), HIDDEN_ONLY)
+def test_hidden_only_entries_really_pass_the_visible_check(task, wrong_name, cat):
+    # Documents why each hidden check exists: these mistakes survive the visible one.
+    getattr(tuning, f"check_{task}")(_tasks(cat)[task][1][wrong_name][0])
+
+
 def test_every_check_has_a_catalogue():
     mine = {f"check_{t}{s}" for t in (*TASKS, "best_recipe") for s in ("", "_hidden")}
     assert mine <= {n for n in dir(tuning) if n.startswith("check_")}

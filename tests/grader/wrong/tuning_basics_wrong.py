@@ -202,6 +202,12 @@ def std_others_as_one_list(train, others):
     return ((train - mean) / std, *[(a - mean) / std for a in others])
 
 
+def std_at_most_two_others(train, val=None, test=None):
+    """Written for (train, val, test): any other number of arrays breaks it."""
+    mean, std = _stats(train)
+    return tuple((a - mean) / std for a in (train, val, test) if a is not None)
+
+
 def std_center_only(train, *others):
     mean = train.mean(axis=0)
     return tuple(a - mean for a in (train, *others))
@@ -287,6 +293,11 @@ STD_WRONG = {
         r"(?s)(raised TypeError|ROWS of the "
         r"one other array).*def standardize\(train, \*others\)",
         STD_BOTH,
+    ),
+    "at_most_two_others": (
+        std_at_most_two_others,
+        r"(?s)raised TypeError.*Hint: standardize takes the training array and then ANY number",
+        STD_HIDDEN,
     ),
     "center_only": (std_center_only, r"did not divide by the standard deviation", STD_BOTH),
     "divide_variance": (std_divide_variance, r"divided by the variance", STD_BOTH),
