@@ -49,6 +49,13 @@ from course_utils.layers import (
     Softmax,
     Tanh,
 )
+from grader_tests._standardize import (
+    close,
+    nonfinite_message,
+    other_diagnosis,
+    std_reference,
+    train_diagnosis,
+)
 
 ACTIVATIONS = ("relu", "leaky_relu", "prelu", "sigmoid", "tanh")
 LEAKY_SLOPE = 0.01
@@ -335,69 +342,9 @@ def check_stratified_split_hidden(stratified_split) -> None:
 
 
 # =========================================================================================
-# Task 2: standardize
+# Task 2: standardize (the diagnoses are shared with 07_tuning: grader_tests._standardize)
 # =========================================================================================
-def _std_reference(X_train, X_test, ddof=0, stats_from=None):
-    source = X_train if stats_from is None else stats_from
-    mean = source.mean(axis=0)
-    std = source.std(axis=0, ddof=ddof)
-    std = np.where(std > 0, std, 1.0)
-    return (X_train - mean) / std, (X_test - mean) / std
-
-
-def _close(a, b, rtol, atol) -> bool:
-    return a.shape == b.shape and bool(
-        np.all(np.isfinite(a)) and np.all(np.abs(a - b) <= atol + rtol * np.abs(b))
-    )
-
-
-def _std_diagnosis(got_tr, got_te, X_train, X_test, rtol, atol) -> str:
-    """Name the likely bug behind a wrong standardisation (empty string if unknown)."""
-    both = np.concatenate([X_train, X_test])
-    tr_mean, tr_std = X_train.mean(axis=0), X_train.std(axis=0)
-    safe = np.where(tr_std > 0, tr_std, 1.0)
-    with np.errstate(all="ignore"):
-        candidates = [
-            (
-                _std_reference(X_train, X_test, stats_from=both),
-                "the statistics come from train AND test together: that leaks the test set "
-                "into preprocessing. Compute mean and std on X_train only",
-            ),
-            (
-                (
-                    (X_train - X_train.mean(axis=1, keepdims=True))
-                    / X_train.std(axis=1, keepdims=True),
-                    None,
-                ),
-                "these are statistics per SAMPLE (axis=1); standardise each FEATURE, i.e. "
-                "reduce over the rows with axis=0",
-            ),
-            (
-                (
-                    (X_train - X_train.mean()) / X_train.std(),
-                    (X_test - X_train.mean()) / X_train.std(),
-                ),
-                "one mean and one std for the whole matrix: compute them per feature "
-                "(axis=0), one value per column",
-            ),
-            (
-                (X_train - tr_mean, X_test - tr_mean),
-                "you subtracted the mean but did not divide by the standard deviation",
-            ),
-            (
-                ((X_train - tr_mean) / np.where(tr_std > 0, tr_std**2, 1.0), None),
-                "you divided by the variance; divide by the standard deviation (np.std)",
-            ),
-            (
-                (X_train / safe, X_test / safe),
-                "you divided by the standard deviation but did not subtract the mean",
-            ),
-        ]
-    for (exp_tr, exp_te), why in candidates:
-        if exp_tr is not None and _close(got_tr, exp_tr, rtol, atol):
-            if exp_te is None or got_te is None or _close(got_te, exp_te, rtol, atol):
-                return why
-    return ""
+_NAMES = ("X_train", "X_test")
 
 
 def _standardize_case(fn, X_train, X_test, case) -> None:
@@ -416,23 +363,11 @@ def _standardize_case(fn, X_train, X_test, case) -> None:
     X64_tr, X64_te = X_train.astype(np.float64), X_test.astype(np.float64)
     for arr, name in ((got_tr, "X_train_std"), (got_te, "X_test_std")):
         if not np.all(np.isfinite(arr)):
-            col = int(np.flatnonzero(~np.all(np.isfinite(arr), axis=0))[0])
-            const = np.ptp(X64_tr[:, col]) == 0
-            fail(
-                f"{label}: `{name}` contains nan/inf in column {col}"
-                + (
-                    "; that feature is constant on the training set (std 0). The task says: "
-                    "divide such a feature by 1 instead, e.g. "
-                    "`std = np.where(std > 0, std, 1.0)`"
-                    if const
-                    else ": a division by a zero standard deviation? Compute one mean and "
-                    "std per feature (axis=0) on X_train"
-                )
-            )
+            fail(nonfinite_message(arr, X64_tr, name, label, "X_train"))
     ddof = 0  # the task's sigma divides by N (np.std's default)
-    exp_tr, exp_te = _std_reference(X64_tr, X64_te, ddof=ddof)
-    if not _close(got_tr, exp_tr, rtol, atol):
-        why = _std_diagnosis(got_tr, got_te, X64_tr, X64_te, rtol, atol) or "; ".join(
+    exp_tr, exp_te = std_reference(X64_tr, [X64_te], ddof=ddof)
+    if not close(got_tr, exp_tr, rtol, atol):
+        why = train_diagnosis(got_tr, got_te, X64_tr, [X64_te], rtol, atol, _NAMES) or "; ".join(
             explain_difference(got_tr, exp_tr, factors={"N": len(X_train)}, rtol=rtol)
         )
         worst = np.unravel_index(int(np.argmax(np.abs(got_tr - exp_tr))), exp_tr.shape)
@@ -443,26 +378,15 @@ def _standardize_case(fn, X_train, X_test, case) -> None:
             f"{np.round(got_tr.std(axis=0), 3).tolist()[:6]})"
         )
         fail(msg + (f"\nHint: {why}." if why else ""))
-    if not _close(got_te, exp_te, rtol, atol):
-        own = _std_reference(X64_te, X64_te, ddof=ddof)[0] if len(X_test) > ddof else None
-        with np.errstate(all="ignore"):
-            both = _std_reference(
-                X64_tr, X64_te, ddof=ddof, stats_from=np.concatenate([X64_tr, X64_te])
-            )[1]
+    if not close(got_te, exp_te, rtol, atol):
         worst = np.unravel_index(int(np.argmax(np.abs(got_te - exp_te))), exp_te.shape)
         msg = (
             f"{label}: `X_test_std` is wrong at {tuple(int(i) for i in worst)}: expected "
             f"{exp_te[worst]:.6g}, got {got_te[worst]:.6g}. The test set must be transformed "
             f"with the TRAINING mean and std"
         )
-        if own is not None and _close(got_te, own, rtol, atol):
-            msg += (
-                "\nHint: you standardised X_test with its OWN mean and std. The test set stands "
-                "for future data: reuse the statistics computed on X_train."
-            )
-        elif _close(got_te, both, rtol, atol):
-            msg += "\nHint: the test statistics leak in: compute mean and std on X_train only."
-        fail(msg)
+        why = other_diagnosis(got_te, X64_tr, X64_te, [X64_te], rtol, atol, _NAMES)
+        fail(msg + (f"\nHint: {why}" if why else ""))
 
 
 def _leakage_probe(fn, X_train, X_test, case) -> None:
@@ -662,7 +586,7 @@ def _numpy_forward_matches(model, layers, activation, D, label, rng) -> None:
     expected = _act(activation, x @ w1 + b1, alpha) @ w2 + b2
     got = to_array(call_student(model.forward, x, label=f"{label}.forward(x)"), "model.forward(x)")
     f32 = np.asarray(layers[0].params["w"]).dtype == np.float32
-    if not _close(got, expected, 1e-4 if f32 else 1e-7, 1e-6 if f32 else 1e-10):
+    if not close(got, expected, 1e-4 if f32 else 1e-7, 1e-6 if f32 else 1e-10):
         fail(
             f"{label}: model.forward(x) does not compute activation(x @ w1 + b1) @ w2 + b2 "
             f"with its own parameters (max difference "
@@ -857,7 +781,7 @@ def _keras_case(fn, activation, D, H, C, seed, rng) -> None:
                 f"alpha_initializer=keras.initializers.Constant({PRELU_INIT})"
             )
     expected = _act(activation, z, alpha) @ k2 + c2
-    if not _close(got, expected, 1e-4, 1e-5):
+    if not close(got, expected, 1e-4, 1e-5):
         fail(_keras_mismatch(label, activation, got, expected, z, k2, c2))
     _keras_seeding(fn, keras, activation, D, H, C, x, label)
 
@@ -887,7 +811,7 @@ def _keras_mismatch(label, activation, got, expected, z, k2, c2) -> str:
                 (_act(name, z) @ k2 + c2, f'your model applies "{name}" instead of "{activation}"')
             )
     for value, why in candidates:
-        if _close(got, value, 1e-4, 1e-5):
+        if close(got, value, 1e-4, 1e-5):
             return msg + f"\nHint: {why}."
     return msg
 

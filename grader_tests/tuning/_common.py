@@ -32,6 +32,8 @@ LIBRARY = [
     "course_utils.layers.normalization.spatial_batchnorm_forward",
     "course_utils.layers.normalization.spatial_batchnorm_backward",
     "course_utils.layers.BatchNorm",
+    "sklearn.preprocessing.StandardScaler",
+    "sklearn.preprocessing.scale",
 ]
 _TF_LIBRARY = [
     "keras.optimizers.SGD",
