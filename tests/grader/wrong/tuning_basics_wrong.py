@@ -515,9 +515,46 @@ def build_recipe_mlp(hidden=(1024, 1024), dropout=0.3, input_shape=(784,), seed=
     return keras.Sequential(layers)
 
 
-def train_recipe(x, y, *, hidden, dropout, epochs, lr, batch_size, seed=0):
+def shift_images(X, max_shift, rng):
+    """(N, 784) images, each shifted by integer (dy, dx) uniform in [-max_shift, max_shift],
+    zeros shifted in (task 9's random_shift, vectorised over the (dy, dx) pairs)."""
+    m, n = max_shift, len(X)
+    pad = np.pad(X.reshape(n, 28, 28), ((0, 0), (m, m), (m, m)))
+    dy, dx = rng.integers(-m, m + 1, n), rng.integers(-m, m + 1, n)
+    out = np.empty((n, 28, 28), X.dtype)
+    for a in range(-m, m + 1):
+        for b in range(-m, m + 1):
+            idx = np.flatnonzero((dy == a) & (dx == b))
+            out[idx] = pad[idx, m + a : m + a + 28, m + b : m + b + 28]
+    return out.reshape(n, 784)
+
+
+def train_recipe(x, y, *, hidden, dropout, epochs, lr, batch_size, seed=0, max_shift=0):
     """The recipe: Adam with cosine decay from lr to 0 over all steps, sparse CE on logits,
-    shuffled batches, no augmentation."""
+    shuffled batches; with ``max_shift`` > 0 each epoch sees freshly shifted images.
+
+    Measured on the build machine (2 cores shared with 4 other jobs, so the times are
+    upper bounds), final test accuracy for seeds 0, 1, 2 (BN: Dense without bias ->
+    BatchNormalization -> ReLU -> Dropout; batch 128; Adam, cosine decay from 2e-3):
+
+    ================================= ====== ======================== ======== =========
+    hidden layers, dropout, shifts     epochs test accuracy            s/epoch  total s
+    ================================= ====== ======================== ======== =========
+    512-512, 0.25, +-1 px per epoch    10     98.92 / 98.98 / 98.92 %  ~5       49-57
+    512-512, 0.25, +-1 px per epoch    6      98.76 / 98.66 / 98.83 %  ~6       34-37
+    1024-1024, 0.3, +-1 px per epoch   10     98.97 / 98.97 / 99.01 %  ~11      99-140
+    1024-1024, 0.3, +-1 px per epoch   6      98.83 / 98.67 / 98.82 %  ~10      58-66
+    1024-1024, 0.3, +-1 px per epoch   15     99.05 % (seed 0)         ~18      266
+    1024-1024, 0.3, no shifts          15     98.70 / 98.66 / 98.67 %  ~14      223-256
+    1024-1024, 0.3, no shifts          10     98.65 / 98.44 / 98.54 %  ~15      133-195
+    512-512, 0.25, no shifts           15     98.57 / 98.46 / 98.64 %  ~6       89-103
+    ================================= ====== ======================== ======== =========
+
+    The fastest recipe that reaches 98.6 % with a margin on every seed: 512-512, dropout
+    0.25, shifts of +-1 pixel, 10 epochs (about a minute).
+    The weights in ``NETWORKS`` are ``RECIPE`` ("1024-1024, 0.3, no shifts, 15 epochs"),
+    seed 0: 98.70 %, also after the float16 round trip (a model near the threshold).
+    """
     keras = _keras()
     model = build_recipe_mlp(hidden, dropout, seed=seed)
     steps = epochs * -(-len(x) // batch_size)
@@ -525,7 +562,10 @@ def train_recipe(x, y, *, hidden, dropout, epochs, lr, batch_size, seed=0):
         optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(lr, steps)),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
     )
-    model.fit(x, y, batch_size=batch_size, epochs=epochs, verbose=0, shuffle=True)
+    rng = np.random.default_rng(seed)
+    for _ in range(epochs):
+        xe = shift_images(x, max_shift, rng) if max_shift else x
+        model.fit(xe, y, batch_size=batch_size, epochs=1, verbose=0, shuffle=True)
     return model
 
 
