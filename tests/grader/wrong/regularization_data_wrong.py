@@ -424,3 +424,393 @@ AUGMENTATION_WRONG = {
     "augment_strengths_swapped": (_aug(augment=augment_swapped_args), r"augment\(X, y, rng, "
                                   r"max_(scale|degrees)=", AUG_BOTH),
 }  # fmt: skip
+
+
+# =========================================================================================
+# Task 10: class weights and the class-weighted cross-entropy
+# =========================================================================================
+CW_BOTH = ("check_class_weights", "check_class_weights_hidden")
+CE_BOTH = ("check_weighted_cross_entropy", "check_weighted_cross_entropy_hidden")
+
+
+def class_weights(y, num_classes):
+    counts = np.bincount(y, minlength=num_classes)
+    weights = np.zeros(num_classes)
+    present = counts > 0
+    weights[present] = len(y) / (num_classes * counts[present])
+    return weights
+
+
+def class_weights_raises(y, num_classes):
+    counts = np.array([np.sum(y == c) for c in range(num_classes)], dtype=float)
+    if np.any(counts == 0):
+        raise ValueError(f"class {int(np.argmin(counts))} does not occur in y")
+    return y.size / num_classes / counts
+
+
+def class_weights_loop(y, num_classes):
+    weights = []
+    for c in range(num_classes):
+        count = int((y == c).sum())
+        weights.append(len(y) / (num_classes * count) if count else 0.0)
+    return np.array(weights)
+
+
+def weighted_cross_entropy(logits, y, weights):
+    n = len(y)
+    z = logits - logits.max(axis=1, keepdims=True)
+    log_p = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+    w = weights[y]
+    loss = -np.sum(w * log_p[np.arange(n), y]) / n
+    dlogits = np.exp(log_p)
+    dlogits[np.arange(n), y] -= 1
+    return float(loss), dlogits * w[:, None] / n
+
+
+def weighted_ce_onehot(logits, y, weights):
+    """One-hot targets and a per-class weight row (only the true class's column counts)."""
+    onehot = np.eye(logits.shape[1])[y]
+    lse = np.logaddexp.reduce(logits, axis=1, keepdims=True)
+    per_class = -(onehot * (logits - lse)) * weights[None, :]
+    n = logits.shape[0]
+    probs = np.exp(logits - lse)
+    return per_class.sum() / n, (probs - onehot) * (onehot @ weights)[:, None] / n
+
+
+def weighted_ce_scipy(logits, y, weights):
+    from scipy.special import log_softmax, softmax
+
+    w = np.take(weights, y)
+    ce = -np.take_along_axis(log_softmax(logits, axis=1), y[:, None], axis=1)[:, 0]
+    grad = softmax(logits, axis=1)
+    grad[np.arange(len(y)), y] -= 1.0
+    return np.mean(w * ce), grad * (w / len(y))[:, None]
+
+
+# --- wrong ---
+def cw_counts(y, num_classes):
+    counts = np.bincount(y, minlength=num_classes)
+    return counts / counts.mean()  # grows with the count
+
+
+def cw_sum_to_one(y, num_classes):
+    counts = np.bincount(y, minlength=num_classes).astype(float)
+    w = np.where(counts > 0, 1 / np.maximum(counts, 1), 0.0)
+    return w / w.sum()
+
+
+def cw_no_num_classes(y, num_classes):
+    counts = np.bincount(y, minlength=num_classes)
+    return np.where(counts > 0, len(y) / np.maximum(counts, 1), 0.0)
+
+
+def cw_first_appearance_order(y, num_classes):
+    order = list(dict.fromkeys(y.tolist()))  # classes in order of appearance
+    w = np.zeros(num_classes)
+    for i, c in enumerate(order):
+        w[i] = len(y) / (num_classes * np.sum(y == c))
+    return w
+
+
+def cw_inf_for_absent(y, num_classes):
+    counts = np.bincount(y, minlength=num_classes)
+    return len(y) / (num_classes * counts)  # inf for a class that never occurs
+
+
+def cw_bincount_short(y, num_classes):
+    counts = np.bincount(y)  # no minlength: too short when the last class is absent
+    return np.where(counts > 0, len(y) / (num_classes * np.maximum(counts, 1)), 0.0)
+
+
+def cw_present_classes(y, num_classes):
+    classes, counts = np.unique(y, return_counts=True)
+    w = np.zeros(num_classes)
+    w[classes] = len(y) / (len(classes) * counts)  # classes present, not num_classes
+    return w
+
+
+def cw_integer_division(y, num_classes):
+    counts = np.bincount(y, minlength=num_classes)
+    return np.where(counts > 0, len(y) // (num_classes * np.maximum(counts, 1)), 0)
+
+
+def wce_weighted_mean(logits, y, weights):
+    loss, _ = weighted_cross_entropy(logits, y, weights)
+    w = weights[y]
+    _, grad = weighted_cross_entropy(logits, y, weights)
+    return loss * len(y) / w.sum(), grad * len(y) / w.sum()  # divides by sum of weights
+
+
+def wce_grad_unweighted(logits, y, weights):
+    loss, _ = weighted_cross_entropy(logits, y, weights)
+    _, grad = weighted_cross_entropy(logits, y, np.ones_like(weights))
+    return loss, grad
+
+
+def wce_grad_no_mean(logits, y, weights):
+    loss, grad = weighted_cross_entropy(logits, y, weights)
+    return loss, grad * len(y)
+
+
+def wce_squared(logits, y, weights):
+    loss, grad = weighted_cross_entropy(logits, y, weights**2)
+    return loss, grad
+
+
+def wce_predicted_class(logits, y, weights):
+    w = weights[np.argmax(logits, axis=1)]  # weight of the predicted class
+    loss, grad = weighted_cross_entropy(logits, y, np.ones_like(weights))
+    ce = loss * 0 + (w * _ce_rows(logits, y)).mean()
+    return ce, grad * w[:, None]
+
+
+def _ce_rows(logits, y):
+    z = logits - logits.max(axis=1, keepdims=True)
+    return -(z - np.log(np.exp(z).sum(axis=1, keepdims=True)))[np.arange(len(y)), y]
+
+
+def wce_weights_on_logits(logits, y, weights):
+    return weighted_cross_entropy(logits * weights, y, np.ones_like(weights))
+
+
+def wce_weights_on_probabilities(logits, y, weights):
+    z = logits - logits.max(axis=1, keepdims=True)
+    p = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True) * weights
+    p = p / p.sum(axis=1, keepdims=True)
+    n = len(y)
+    grad = p.copy()
+    grad[np.arange(n), y] -= 1
+    return float(-np.log(p[np.arange(n), y]).mean()), grad / n
+
+
+def wce_unstable(logits, y, weights):
+    p = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)  # overflows
+    n = len(y)
+    w = weights[y]
+    loss = -np.sum(w * np.log(p[np.arange(n), y])) / n
+    grad = p.copy()
+    grad[np.arange(n), y] -= 1
+    return loss, grad * w[:, None] / n
+
+
+def wce_unweighted(logits, y, weights):
+    return weighted_cross_entropy(logits, y, np.ones_like(weights))
+
+
+CLASS_WEIGHTS_CORRECT = [class_weights, class_weights_raises, class_weights_loop]
+CLASS_WEIGHTS_WRONG = {
+    "counts_not_inverse": (cw_counts, r"grow with the class counts", CW_BOTH),
+    "normalised_to_sum_1": (cw_sum_to_one, r"sum to 1 \(normalised\)", CW_BOTH),
+    "n_over_count_without_c": (cw_no_num_classes, r"C = \d+ times too large", CW_BOTH),
+    "order_of_appearance": (cw_first_appearance_order, r"another class order", CW_BOTH),
+    "inf_for_absent_class": (cw_inf_for_absent, r"does not occur in y, and its weight is inf",
+                             CW_BOTH),
+    "bincount_without_minlength": (cw_bincount_short, r"shape \(\d+,\), expected.*minlength",
+                                   CW_BOTH),
+    "present_classes_for_c": (cw_present_classes, r"classes present in y instead of "
+                              r"num_classes", CW_BOTH),
+    "integer_division": (cw_integer_division, r"int64 weights.*not //", CW_BOTH),
+}  # fmt: skip
+WEIGHTED_CROSS_ENTROPY_CORRECT = [weighted_cross_entropy, weighted_ce_onehot, weighted_ce_scipy]
+WEIGHTED_CROSS_ENTROPY_WRONG = {
+    "divides_by_sum_of_weights": (wce_weighted_mean, r"divide by the sum of the weights",
+                                  CE_BOTH),
+    "grad_without_weights": (wce_grad_unweighted, r"weights are missing from dlogits",
+                             CE_BOTH),
+    "grad_not_divided_by_n": (wce_grad_no_mean, r"not divided by N", CE_BOTH),
+    "weights_squared": (wce_squared, r"applied twice", CE_BOTH),
+    "weights_of_predicted_class": (wce_predicted_class, r"PREDICTED class", CE_BOTH),
+    "weights_on_logits": (wce_weights_on_logits, r"multiply the logits", CE_BOTH),
+    "weights_on_probabilities": (wce_weights_on_probabilities, r"multiply the probabilities",
+                                 CE_BOTH),
+    "unstable_softmax": (wce_unstable, r"log-sum-exp", CE_BOTH),
+    "weights_ignored": (wce_unweighted, r"weights are not applied", CE_BOTH),
+}  # fmt: skip
+
+
+# =========================================================================================
+# Task 11: fine-tuning the last layer in Keras
+# =========================================================================================
+FT_BOTH = ("check_fine_tune", "check_fine_tune_hidden")
+
+
+def _keras():
+    from course_utils.environment import import_tensorflow
+
+    import_tensorflow()
+    import keras
+
+    return keras
+
+
+def _compile_fit(model, X, y, epochs, lr, batch_size, seed, **changes):
+    keras = _keras()
+    keras.utils.set_random_seed(changes.get("seed", seed))
+    model.compile(
+        optimizer=changes.get("optimizer", keras.optimizers.Adam(learning_rate=lr)),
+        loss=changes.get("loss", keras.losses.SparseCategoricalCrossentropy(from_logits=True)),
+        metrics=["accuracy"],
+    )
+    return model.fit(X, y, epochs=changes.get("fit_epochs", epochs),
+                     batch_size=changes.get("batch_size", batch_size), shuffle=True, verbose=0)  # fmt: skip
+
+
+def fine_tune(model, X, y, epochs, lr, batch_size=128, seed=0):
+    keras = _keras()
+    for layer in model.layers[:-1]:
+        layer.trainable = False
+    keras.utils.set_random_seed(seed)
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=lr),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+    return model.fit(X, y, epochs=epochs, batch_size=batch_size, shuffle=True, verbose=0)
+
+
+def fine_tune_enumerate(model, X, y, epochs, lr, batch_size=128, seed=0):
+    last = len(model.layers) - 1
+    for i, layer in enumerate(model.layers):
+        layer.trainable = i == last
+    return _compile_fit(model, X, y, epochs, lr, batch_size, seed)
+
+
+def fine_tune_freeze_after_compile(model, X, y, epochs, lr, batch_size=128, seed=0):
+    """Keras 3 reads the trainable flags when fit builds its train step: freezing after
+    compile (but before fit) takes effect."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    model.compile(keras.optimizers.Adam(lr),
+                  keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  metrics=["accuracy"])  # fmt: skip
+    for layer in model.layers:
+        layer.trainable = layer is model.layers[-1]
+    return model.fit(X, y, batch_size, epochs, verbose=0)
+
+
+# --- wrong ---
+def ft_nothing_frozen(model, X, y, epochs, lr, batch_size=128, seed=0):
+    return _compile_fit(model, X, y, epochs, lr, batch_size, seed)
+
+
+def ft_everything_frozen(model, X, y, epochs, lr, batch_size=128, seed=0):
+    for layer in model.layers:
+        layer.trainable = False
+    return _compile_fit(model, X, y, epochs, lr, batch_size, seed)
+
+
+def ft_first_only(model, X, y, epochs, lr, batch_size=128, seed=0):
+    model.layers[0].trainable = False
+    return _compile_fit(model, X, y, epochs, lr, batch_size, seed)
+
+
+def ft_dense_only(model, X, y, epochs, lr, batch_size=128, seed=0):
+    keras = _keras()
+    for layer in model.layers[:-1]:
+        if isinstance(layer, keras.layers.Dense):  # BatchNormalization left trainable
+            layer.trainable = False
+    return _compile_fit(model, X, y, epochs, lr, batch_size, seed)
+
+
+def ft_clone(model, X, y, epochs, lr, batch_size=128, seed=0):
+    keras = _keras()
+    new = keras.models.clone_model(model)
+    new.set_weights(model.get_weights())
+    for layer in new.layers[:-1]:
+        layer.trainable = False
+    return _compile_fit(new, X, y, epochs, lr, batch_size, seed)
+
+
+def ft_epochs_ignored(model, X, y, epochs, lr, batch_size=128, seed=0):
+    for layer in model.layers[:-1]:
+        layer.trainable = False
+    return _compile_fit(model, X, y, epochs, lr, batch_size, seed, fit_epochs=1)
+
+
+def ft_lr_ignored(model, X, y, epochs, lr, batch_size=128, seed=0):
+    for layer in model.layers[:-1]:
+        layer.trainable = False
+    return _compile_fit(model, X, y, epochs, lr, batch_size, seed,
+                        optimizer=_keras().optimizers.Adam())  # fmt: skip
+
+
+def ft_sgd(model, X, y, epochs, lr, batch_size=128, seed=0):
+    for layer in model.layers[:-1]:
+        layer.trainable = False
+    return _compile_fit(model, X, y, epochs, lr, batch_size, seed,
+                        optimizer=_keras().optimizers.SGD(lr))  # fmt: skip
+
+
+def ft_batch_size_ignored(model, X, y, epochs, lr, batch_size=128, seed=0):
+    for layer in model.layers[:-1]:
+        layer.trainable = False
+    keras = _keras()
+    keras.utils.set_random_seed(seed)
+    model.compile(keras.optimizers.Adam(lr),
+                  keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  metrics=["accuracy"])  # fmt: skip
+    return model.fit(X, y, epochs=epochs, verbose=0)
+
+
+def ft_from_probabilities(model, X, y, epochs, lr, batch_size=128, seed=0):
+    for layer in model.layers[:-1]:
+        layer.trainable = False
+    return _compile_fit(model, X, y, epochs, lr, batch_size, seed,
+                        loss="sparse_categorical_crossentropy")  # fmt: skip
+
+
+def ft_not_seeded(model, X, y, epochs, lr, batch_size=128, seed=0):
+    keras = _keras()
+    for layer in model.layers[:-1]:
+        layer.trainable = False
+    model.compile(keras.optimizers.Adam(lr),
+                  keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  metrics=["accuracy"])  # fmt: skip
+    return model.fit(X, y, epochs=epochs, batch_size=batch_size, verbose=0)
+
+
+def ft_model_not_trainable(model, X, y, epochs, lr, batch_size=128, seed=0):
+    """The transfer-learning recipe's base_model.trainable = False, on the whole model: a
+    layer inside a non-trainable model is not trained, whatever its own flag."""
+    model.trainable = False
+    model.layers[-1].trainable = True
+    return _compile_fit(model, X, y, epochs, lr, batch_size, seed)
+
+
+def ft_returns_model(model, X, y, epochs, lr, batch_size=128, seed=0):
+    fine_tune(model, X, y, epochs, lr, batch_size, seed)
+    return model
+
+
+FINE_TUNE_CORRECT = [fine_tune, fine_tune_enumerate, fine_tune_freeze_after_compile]
+FINE_TUNE_WRONG = {
+    "nothing_frozen": (ft_nothing_frozen, r"nothing is frozen", FT_BOTH),
+    "everything_frozen": (ft_everything_frozen, r"last layer is frozen too", FT_BOTH),
+    "first_layer_only": (ft_first_only, r"BatchNormalization is left trainable",
+                         FT_BOTH),
+    "batchnorm_left_trainable": (ft_dense_only, r"moving_mean.*BatchNormalization is left trainable",
+                                 FT_BOTH),
+    "trains_a_clone": (ft_clone, r"was not trained: train that model", FT_BOTH),
+    "epochs_ignored": (ft_epochs_ignored, r"History has 1 epochs", FT_BOTH),
+    "lr_ignored": (ft_lr_ignored, r"learning rate is 0\.001, expected lr", FT_BOTH),
+    "sgd_not_adam": (ft_sgd, r"optimizer is SGD, expected Adam", FT_BOTH),
+    "batch_size_ignored": (ft_batch_size_ignored, r"batch_size is ignored", FT_BOTH),
+    "loss_from_probabilities": (ft_from_probabilities, r"from_logits=True", FT_BOTH),
+    "not_seeded": (ft_not_seeded, r"same seed.*set_random_seed", FT_BOTH),
+    "model_trainable_false": (ft_model_not_trainable, r"model\.trainable is False", FT_BOTH),
+    "returns_the_model": (ft_returns_model, r"returned Sequential, expected the History",
+                          FT_BOTH),
+}  # fmt: skip
+
+
+def _dotall(entries: dict) -> dict:
+    """The patterns match across the message's lines (the hint follows a newline)."""
+    return {name: (impl, "(?s)" + pattern, checks)
+            for name, (impl, pattern, checks) in entries.items()}  # fmt: skip
+
+
+AUGMENTATION_WRONG = _dotall(AUGMENTATION_WRONG)
+CLASS_WEIGHTS_WRONG = _dotall(CLASS_WEIGHTS_WRONG)
+WEIGHTED_CROSS_ENTROPY_WRONG = _dotall(WEIGHTED_CROSS_ENTROPY_WRONG)
+FINE_TUNE_WRONG = _dotall(FINE_TUNE_WRONG)
