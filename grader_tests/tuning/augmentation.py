@@ -72,8 +72,10 @@ def _error_hint(exc: BaseException) -> str | None:
                 f"transform must keep the 28x28 frame (crop or pad what scipy.ndimage.zoom "
                 f"returns, or use affine_transform / rotate(..., reshape=False))")  # fmt: skip
     if "high <= 0" in text:
-        return ("rng.integers(low, high) excludes high: with max_shift = 0 that is "
-                "integers(0, 0), an empty range; draw rng.integers(-max_shift, max_shift + 1)")
+        return (
+            "rng.integers(low, high) excludes high: with max_shift = 0 that is "
+            "integers(0, 0), an empty range; draw rng.integers(-max_shift, max_shift + 1)"
+        )
     if "same shape" in text or "inhomogeneous" in text:
         return "the transformed images have different shapes: each must stay 28x28"
     return None
@@ -92,7 +94,7 @@ class _Runner:
             call = f"augment(X, y, rng, {self.kw}={strength:g})"
         return f"`{call}` on X of shape {X.shape} {X.dtype}"
 
-    def __call__(self, X, strength, seed: int) -> np.ndarray:
+    def __call__(self, X, strength, seed: int, effect: bool = True) -> np.ndarray:
         label = self.label(X, strength)
         rng = np.random.default_rng(seed)
         if self.kw is None:
@@ -104,15 +106,24 @@ class _Runner:
             if not isinstance(got, tuple | list) or len(got) != 2:
                 fail(f"{label} returned {type(got).__name__}, expected the pair (X_aug, y_aug)")
             got = got[0]
-        return output(got, X, label)
+        out = output(got, X, label)
+        if effect and strength and np.array_equal(out, X):
+            for other in (seed + 100, seed + 200):  # one draw for all images can be 0
+                if not np.array_equal(self(X, strength, other, effect=False), X):
+                    return out
+            arg = self.kw or _ARG[self.name]
+            fail(f"{label} returned X unchanged\nHint: {arg}={strength:g} has no effect: "
+                 f"apply the transform whenever its strength is not 0")  # fmt: skip
+        return out
 
 
 def output(got, X: np.ndarray, label: str) -> np.ndarray:
     """The student's output as an array, after the checks every transform must pass."""
     out = to_array(got, f"{label}'s result", expected_ndim=X.ndim)
     if out.shape != X.shape:
-        fail(f"{label} returned shape {out.shape}, expected X's shape {X.shape}\nHint: return "
-             f"an array of the input's shape (reshape the 28x28 images back to {X.shape[1:]})")  # fmt: skip
+        fail(f"{label} returned shape {out.shape}, expected X's shape {X.shape}\nHint: "
+             f"return an array of the input's shape (reshape the 28x28 images back to "
+             f"{X.shape[1:]})")  # fmt: skip
     if out.dtype != X.dtype:
         fail(f"{label} returned dtype {out.dtype} for a {X.dtype} X\nHint: keep the input's "
              f"dtype (e.g. `.astype(X.dtype)` at the end: NumPy's random draws are float64, "
@@ -135,15 +146,21 @@ def _identity_hint(x: np.ndarray, out: np.ndarray) -> str:
     """What a zero-strength output that is not X is, when it is something simple."""
     xi, oi = im.as_images(x), im.as_images(out)
     if np.abs(oi - xi.transpose(0, 2, 1)).max() <= 1e-6:
-        return ("each image is transposed: a transpose is a reflection (about the "
-                "diagonal), not a rotation; ")
+        return (
+            "each image is transposed: a transpose is a reflection (about the "
+            "diagonal), not a rotation; "
+        )
     if np.abs(out * 255 - np.round(out * 255)).max() < 1e-4:
-        return ("your values are multiples of 1/255: the images went through 8-bit "
-                "integers (uint8), which round, and overflow modulo 256; ")
+        return (
+            "your values are multiples of 1/255: the images were converted to 8-bit "
+            "integers (0..255, uint8), which rounds them; work in floating point; "
+        )
     a, b = np.polyfit(x.reshape(-1), out.reshape(-1), 1)
     if np.abs(a * x + b - out).max() <= 1e-6:
-        return (f"your output is {a:.6g} x X + {b:.3g}: the values are rescaled "
-                f"(min-max?); clip to [0, 1] instead; ")
+        return (
+            f"your output is {a:.6g} x X {b:+.3g}: the values are rescaled "
+            f"(min-max?); clip to [0, 1] instead; "
+        )
     return ""
 
 
@@ -175,15 +192,20 @@ def _shift(run: _Runner, m: int, n: int, flat: bool, dtype, rng) -> None:
     shifts, ok = im.match_shifts(x, out, reach)
     if not ok.all():
         i = int(np.nonzero(~ok)[0][0])
-        _, wrapped = im.match_shifts(x[i:i + 1], out[i:i + 1], reach, wrap=True)
+        _, wrapped = im.match_shifts(x[i : i + 1], out[i : i + 1], reach, wrap=True)
         if wrapped[0]:
-            hint = ("it is X[i] moved with a wrap-around: the pixels pushed out on one side "
-                    "come back on the other (np.roll); the pixels shifted in must be 0")
+            hint = (
+                "it is X[i] moved with a wrap-around: the pixels pushed out on one side "
+                "come back on the other (np.roll); the pixels shifted in must be 0"
+            )
         else:
-            hint = (f"it is not X[i] moved by whole pixels (at most {reach}) with zeros "
-                    f"shifted in; shift by integers (dy, dx), copy the overlapping part "
-                    f"into a zero image")
-        fail(f"{label}: image {i} of the output\nHint: {hint}")
+            hint = (
+                f"it is not X[i] moved by whole pixels (at most {reach}) with zeros "
+                f"shifted in; shift by integers (dy, dx), copy the overlapping part "
+                f"into a zero image"
+            )
+        fail(f"{label}: output image {i} is not X[{i}] shifted by whole pixels with zeros "
+             f"shifted in\nHint: {hint}")  # fmt: skip
     dy, dx = shifts[:, 0], shifts[:, 1]
     lo, hi = int(shifts.min()), int(shifts.max())
     if lo < -m or hi > m:
@@ -193,9 +215,12 @@ def _shift(run: _Runner, m: int, n: int, flat: bool, dtype, rng) -> None:
              f"Hint: draw a shift per image (size=(N, 2) or one draw inside the loop)")  # fmt: skip
     for axis, s in (("dy", dy), ("dx", dx)):
         if s.min() > -m or s.max() < m:
-            hint = ("the upper end max_shift is never drawn: rng.integers(low, high) excludes "
-                    "high, so draw rng.integers(-max_shift, max_shift + 1)"
-                    if s.max() == m - 1 else "each must be uniform over the whole range")
+            hint = (
+                "the upper end max_shift is never drawn: rng.integers(low, high) excludes "
+                "high, so draw rng.integers(-max_shift, max_shift + 1)"
+                if s.max() == m - 1
+                else "each must be uniform over the whole range"
+            )
             fail(f"{label}: over {n} images, {axis} takes only values in [{s.min()}, "
                  f"{s.max()}], never all of [-{m}, {m}]\nHint: {hint}")  # fmt: skip
     if np.array_equal(dy, dx):
@@ -215,8 +240,11 @@ def _stretch(run: _Runner, m: float, n: int, flat: bool, dtype, rng) -> None:
         i = int(np.argmax(off))
         corner = np.all(np.abs(q["cy"] - im.CENTRE * q["sy"]) < 0.3) or np.all(
             np.abs(q["cy"] - im.CENTRE / q["sy"]) < 0.3)  # fmt: skip
-        how = (" Yours zooms about the corner (0, 0): the centre went to 13.5 x the scale"
-               if corner else "")
+        how = (
+            " Yours zooms about the corner (0, 0): the centre went to 13.5 x the scale"
+            if corner
+            else ""
+        )
         fail(f"{label}: the centre of a centred blob moved to ({q['cy'][i]:.2f}, "
              f"{q['cx'][i]:.2f}) in image {i}\nHint: zoom about the image centre c = (13.5, "
              f"13.5): input coordinate = c + (output coordinate - c) / s.{how}")  # fmt: skip
@@ -235,7 +263,7 @@ def _stretch(run: _Runner, m: float, n: int, flat: bool, dtype, rng) -> None:
         fail(f"{label}: over {n} images the factors span only [{s.min():.3f}, "
              f"{s.max():.3f}]\nHint: each factor must be uniform over [1 - max_scale, "
              f"1 + max_scale]")  # fmt: skip
-    ones = im.as_images(run(_layout(np.ones((n, 28, 28)), flat, dtype), m, seed=12))
+    ones = im.as_images(run(_layout(np.ones((n, 28, 28)), flat, dtype), m, seed=12, effect=False))
     for axis, f, edge in (("rows", s[:, 0], ones[:, [0, -1], :]),
                           ("columns", s[:, 1], ones[:, :, [0, -1]])):  # fmt: skip
         small = f < 0.9
@@ -274,13 +302,13 @@ def _rotation(run: _Runner, M: float, n: int, flat: bool, dtype, rng) -> None:
              f"Hint: draw an angle per image")  # fmt: skip
     if a.max() < 0.8 * M or a.min() > -0.8 * M:
         big = np.abs(a).max()
-        hint = (f"your angles are about pi/180 times the expected ones: an angle in radians "
-                f"is passed where degrees are expected (scipy.ndimage.rotate takes degrees)"
+        hint = ("your angles are about pi/180 times the expected ones: an angle in radians "
+                "is passed where degrees are expected (scipy.ndimage.rotate takes degrees)"
                 if big < 1.3 * M * np.pi / 180 else "the angle must be uniform in "
                 "[-max_degrees, max_degrees]")  # fmt: skip
         fail(f"{label}: over {n} images the angles span only [{a.min():.2f}, {a.max():.2f}] "
              f"degrees\nHint: {hint}")  # fmt: skip
-    ones = im.as_images(run(_layout(np.ones((n, 28, 28)), flat, dtype), M, seed=13))
+    ones = im.as_images(run(_layout(np.ones((n, 28, 28)), flat, dtype), M, seed=13, effect=False))
     big = np.abs(a) >= 8
     if big.any() and ones[big][:, [0, 0, -1, -1], [0, -1, 0, -1]].max() > 0.05:
         fail(f"{label}: on all-ones images, the corners rotated in from outside the frame "
@@ -306,8 +334,9 @@ def _noise(run: _Runner, stds, n: int, flat: bool, dtype, rng) -> None:
         mean = float(noise.mean())
         zeros, ones = int(np.sum(out == 0)), int(np.sum(out == 1))
         if abs(est / std - 1) > 0.04 and 1 <= zeros <= n and 1 <= ones <= n:
-            fail(f"{label}: on mid-grey images the output spans exactly [0, 1]\nHint: the "
-                 f"values are rescaled (x - min) / (max - min): clip them, np.clip(x, 0, 1)")  # fmt: skip
+            fail(f"{label}: on mid-grey images the output spans exactly [0, 1]\nHint: "
+                 f"the values are rescaled (x - min) / (max - min): clip them, np.clip(x, "
+                 f"0, 1)")  # fmt: skip
         if abs(mean) > 0.05 * std:
             fail(f"{label}: on mid-grey images the noise has mean {mean:.4g}\nHint: the "
                  f"noise is N(0, std^2): mean 0")  # fmt: skip
@@ -317,8 +346,10 @@ def _noise(run: _Runner, stds, n: int, flat: bool, dtype, rng) -> None:
             continue
         hint = "the noise's standard deviation must be std (rng.normal(0.0, std, X.shape))"
         if all(abs(e / np.sqrt(s) - 1) <= 0.04 for s, e, _ in sigma):
-            hint = ("it is sqrt(std): std is used as the variance (the scale of rng.normal "
-                    "is the standard deviation)")
+            hint = (
+                "it is sqrt(std): std is used as the variance (the scale of rng.normal "
+                "is the standard deviation)"
+            )
         elif all(abs(e / s**2 - 1) <= 0.04 for s, e, _ in sigma):
             hint = "it is std**2: the scale of rng.normal is the standard deviation, std"
         elif len(sigma) > 1 and np.ptp([e / s for s, e, _ in sigma]) < 0.04:
@@ -362,9 +393,10 @@ def _augment(augment, case: dict, rng) -> None:
         X_aug, y_aug = output(got[0], X, label), to_array(got[1], "y_aug")
         if y_aug.shape != y.shape or not np.array_equal(y_aug, y):
             same = y_aug.shape == y.shape and np.array_equal(np.sort(y_aug), np.sort(y))
-            how = (" (the same labels in another order)" if same else "")
+            how = " (the same labels in another order)" if same else ""
             fail(f"{label}: y_aug is not y{how}\nHint: augment changes the images only: "
-                 f"return y unchanged, in the same order (X_aug[i] is image i augmented)")  # fmt: skip
+                 f"return y unchanged, in the same order (X_aug[i] is image i "
+                 f"augmented)")  # fmt: skip
         if not kwargs and np.abs(X_aug.astype(np.float64) - X).max() > 1e-6:
             fail(f"{label}: X_aug differs from X\nHint: with every strength 0 augment "
                  f"returns X's values, image i at row i")  # fmt: skip

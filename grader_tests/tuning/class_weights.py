@@ -41,7 +41,6 @@ from course_utils.grading import (
     seal,
     to_array,
 )
-
 from course_utils.grading._core import AssertionError_
 
 from ._common import SKLEARN_LIBRARY, forbid_library
@@ -58,21 +57,29 @@ def _weights_hint(got: np.ndarray, want: np.ndarray, counts: np.ndarray) -> str 
     present = counts > 0
     g, w, c = got[present], want[present], counts[present]
     if np.allclose(np.sort(g), np.sort(w), rtol=1e-9) and not np.allclose(g, w, rtol=1e-9):
-        return ("these are the right weights in another class order: entry c must be class "
-                "c's weight (count with np.bincount(y, minlength=num_classes), in class "
-                "order, not in order of appearance or of np.unique's counts)")
+        return (
+            "these are the right weights in another class order: entry c must be class "
+            "c's weight (count with np.bincount(y, minlength=num_classes), in class "
+            "order, not in order of appearance or of np.unique's counts)"
+        )
     k = np.sum(g * c) / np.sum(c * c)
     if len(c) > 2 and np.allclose(g, k * c, rtol=1e-9) and np.ptp(c) > 0:
-        return ("your weights grow with the class counts: the balanced weight is inversely "
-                "proportional to the count, N / (num_classes * count_c)")
+        return (
+            "your weights grow with the class counts: the balanced weight is inversely "
+            "proportional to the count, N / (num_classes * count_c)"
+        )
     if abs(float(np.sum(got)) - 1) < 1e-9 and np.ptp(c) > 0:
-        return ("your weights sum to 1 (normalised): the balanced weights are N / "
-                "(num_classes * count_c), which average 1 over the SAMPLES (sum_c count_c "
-                "* w_c = N), not over the classes")
+        return (
+            "your weights sum to 1 (normalised): the balanced weights are N / "
+            "(num_classes * count_c), which average 1 over the SAMPLES (sum_c count_c "
+            "* w_c = N), not over the classes"
+        )
     n_present = int(present.sum())
     if n_present < len(counts) and np.allclose(g, w * len(counts) / n_present, rtol=1e-9):
-        return (f"your weights use the {n_present} classes present in y instead of "
-                f"num_classes = {len(counts)}: the formula divides by num_classes")
+        return (
+            f"your weights use the {n_present} classes present in y instead of "
+            f"num_classes = {len(counts)}: the formula divides by num_classes"
+        )
     return None
 
 
@@ -109,7 +116,8 @@ def _weights_case(class_weights, y: np.ndarray, num_classes: int, label_text: st
                  f"{np.round(arr, 4).tolist()}\nHint: {hint}")  # fmt: skip
     assert_close(arr, want, f"class_weights(y, {num_classes})", rtol=1e-9, atol=1e-12,
                  factors={"N": len(y), "C": num_classes},
-                 hint=f"class counts {counts.tolist()}: w_c = N / (num_classes * count_c)")  # fmt: skip
+                 hint=f"class counts {counts.tolist()}: w_c = N / (num_classes * "
+                 f"count_c)")  # fmt: skip
 
 
 def _labels(rng, counts) -> np.ndarray:
@@ -130,7 +138,8 @@ def check_class_weights(class_weights) -> None:
     for counts, text in (([50, 10, 25, 5], "imbalanced labels, counts [50, 10, 25, 5]"),
                          ([12, 12, 12], "balanced labels (every weight 1)"),
                          ([30, 3, 9, 6, 1, 11, 2, 8, 40, 5], "10 imbalanced classes"),
-                         ([20, 0, 5, 15, 0], "labels where classes 1 and 4 never occur")):  # fmt: skip
+                         ([20, 0, 5, 15, 0], "labels where classes 1 and 4 never occur"),
+                         ):  # fmt: skip
         _weights_case(class_weights, _labels(rng, counts), len(counts), text)
 
 
@@ -255,7 +264,9 @@ def _ce_cases(fn, cases) -> None:
             fail(f"{label}: loss {loss:.8g}, expected {want:.8g} (ratio {ratio:.6g})\nHint: "
                  + (hint or "loss = (1/N) * sum_n weights[y_n] * CE_n"))  # fmt: skip
     for (_, grad), (z, y, w), label in zip(results, cases, labels, strict=True):
-        numerical = gradcheck.numerical_gradient(lambda t: reference_loss(t, y, w), z.copy())
+        numerical = gradcheck.numerical_gradient(
+            lambda t, y=y, w=w: reference_loss(t, y, w), z.copy()
+        )
         if grad.shape == z.shape and not np.allclose(grad, numerical, rtol=1e-5, atol=1e-9):
             hint = _explain(results, cases, 1)
             if hint:

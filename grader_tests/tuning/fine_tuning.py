@@ -108,10 +108,12 @@ def _weights(model, label) -> list:
 
 
 def _check_frozen(model, before, after, label) -> None:
-    if len(after) != len(before) or any(a.shape != b.shape for a, b in zip(after, before,
-                                                                         strict=False)):
+    if len(after) != len(before) or any(
+        a.shape != b.shape for a, b in zip(after, before, strict=False)
+    ):
         fail(f"{label}: the model's weights changed in number or shape\nHint: train the "
-             f"model you are given, as it is: freeze layers, do not add or replace any")  # fmt: skip
+             f"model you are given, as it is: freeze layers, do not add or replace "
+             f"any")  # fmt: skip
     changed = [name for name, a, b in zip(_FROZEN, after, before, strict=False)
                if not np.array_equal(a, b)]  # fmt: skip
     flags = [bool(layer.trainable) for layer in model.layers]
@@ -119,30 +121,40 @@ def _check_frozen(model, before, after, label) -> None:
         dense = any(c.startswith("the first Dense") for c in changed)
         bn = any(c.startswith("BatchNorm") for c in changed)
         if all(flags):
-            hint = ("nothing is frozen (every layer has trainable True): set "
-                    "layer.trainable = False for every layer but the last")
+            hint = (
+                "nothing is frozen (every layer has trainable True): set "
+                "layer.trainable = False for every layer but the last"
+            )
         elif dense and not bn:
             hint = "the first Dense layer was trained: freeze it (layer.trainable = False)"
         elif bn and not dense:
-            hint = ("BatchNormalization is left trainable: its gamma and beta were trained "
-                    "and its moving statistics updated (a trainable BN layer updates them in "
-                    "every training step; frozen, trainable = False, it runs in inference "
-                    "mode and keeps them)")
+            hint = (
+                "BatchNormalization is left trainable: its gamma and beta were trained "
+                "and its moving statistics updated (a trainable BN layer updates them in "
+                "every training step; frozen, trainable = False, it runs in inference "
+                "mode and keeps them)"
+            )
         else:
-            hint = ("freeze every layer but the last: for layer in model.layers[:-1]: "
-                    "layer.trainable = False")
+            hint = (
+                "freeze every layer but the last: for layer in model.layers[:-1]: "
+                "layer.trainable = False"
+            )
         fail(f"{label}: frozen weights changed: {', '.join(changed)} (trainable flags of "
              f"the layers: {flags})\nHint: {hint}")  # fmt: skip
     if np.array_equal(after[-2], before[-2]) and np.array_equal(after[-1], before[-1]):
         if not flags[-1]:
             hint = "the last layer is frozen too: it is the one to train"
         elif model.trainable is False:
-            hint = ("model.trainable is False: a layer inside a non-trainable model is not "
-                    "trained, whatever its own flag; set trainable = False on "
-                    "model.layers[:-1] only")
+            hint = (
+                "model.trainable is False: a layer inside a non-trainable model is not "
+                "trained, whatever its own flag; set trainable = False on "
+                "model.layers[:-1] only"
+            )
         else:
-            hint = ("the model passed to fine_tune was not trained: train that model "
-                    "itself (not a copy or a new one)")
+            hint = (
+                "the model passed to fine_tune was not trained: train that model "
+                "itself (not a copy or a new one)"
+            )
         fail(f"{label}: the last layer's weights did not change (trainable flags "
              f"{flags})\nHint: {hint}")  # fmt: skip
     if any(flags[:-1]) or not flags[-1]:
@@ -203,8 +215,7 @@ def _run(fine_tune, case: dict, seed: int) -> None:
         _check_frozen(model, before, after, label)
         if not models:
             _check_training(model, history, case, case["n"], label)
-            start, end = loss_of(before, data["X"], data["y"]), loss_of(after, data["X"],
-                                                                        data["y"])
+            start, end = loss_of(before, data["X"], data["y"]), loss_of(after, data["X"], data["y"])
             if not end < start:
                 fail(f"{label}: the training loss went from {start:.4f} to {end:.4f}\n"
                      f"Hint: train the last layer on (X, y) with Adam(lr)")  # fmt: skip

@@ -149,7 +149,7 @@ def test_shift_measurement_recovers_the_shifts_and_tells_a_wrap_around():
     rng = np.random.default_rng(2)
     x = rng.random((30, 28, 28))
     shifts = rng.integers(-4, 5, (30, 2))
-    out = np.stack([im.shifted(x[i:i + 1], *s)[0] for i, s in enumerate(shifts)])
+    out = np.stack([im.shifted(x[i : i + 1], *s)[0] for i, s in enumerate(shifts)])
     found, ok = im.match_shifts(x, out, 6)
     assert ok.all() and np.array_equal(found, shifts)
     rolled = np.stack([np.roll(x[i], tuple(s), axis=(0, 1)) for i, s in enumerate(shifts)])
