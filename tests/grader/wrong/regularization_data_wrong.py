@@ -596,6 +596,18 @@ def wce_unweighted(logits, y, weights):
     return weighted_cross_entropy(logits, y, np.ones_like(weights))
 
 
+def cw_sklearn(y, num_classes):
+    from sklearn.utils.class_weight import compute_class_weight
+
+    return compute_class_weight("balanced", classes=np.arange(num_classes), y=y)
+
+
+def wce_course_utils(logits, y, weights):
+    from course_utils.losses import softmax_cross_entropy
+
+    return softmax_cross_entropy(logits, y, class_weights=weights)
+
+
 CLASS_WEIGHTS_CORRECT = [class_weights, class_weights_raises, class_weights_loop]
 CLASS_WEIGHTS_WRONG = {
     "counts_not_inverse": (cw_counts, r"grow with the class counts", CW_BOTH),
@@ -608,6 +620,7 @@ CLASS_WEIGHTS_WRONG = {
                                    CW_BOTH),
     "present_classes_for_c": (cw_present_classes, r"classes present in y instead of "
                               r"num_classes", CW_BOTH),
+    "sklearn_library": (cw_sklearn, r"must not use.*compute_class_weight", CW_BOTH),
     "integer_division": (cw_integer_division, r"int64 weights.*not //", CW_BOTH),
 }  # fmt: skip
 WEIGHTED_CROSS_ENTROPY_CORRECT = [weighted_cross_entropy, weighted_ce_onehot, weighted_ce_scipy]
@@ -623,6 +636,8 @@ WEIGHTED_CROSS_ENTROPY_WRONG = {
     "weights_on_probabilities": (wce_weights_on_probabilities, r"multiply the probabilities",
                                  CE_BOTH),
     "unstable_softmax": (wce_unstable, r"log-sum-exp", CE_BOTH),
+    "course_utils_library": (wce_course_utils, r"must not use.*softmax_cross_entropy",
+                             CE_BOTH),
     "weights_ignored": (wce_unweighted, r"weights are not applied", CE_BOTH),
 }  # fmt: skip
 
