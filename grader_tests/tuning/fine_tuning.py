@@ -120,7 +120,12 @@ def _check_frozen(model, before, after, label) -> None:
     if changed:
         dense = any(c.startswith("the first Dense") for c in changed)
         bn = any(c.startswith("BatchNorm") for c in changed)
-        if all(flags):
+        if not any(flags[:-1]) and flags[-1]:
+            hint = (
+                "the trainable flags are right now, but the frozen layers were trained: "
+                "set trainable = False BEFORE model.fit"
+            )
+        elif all(flags):
             hint = (
                 "nothing is frozen (every layer has trainable True): set "
                 "layer.trainable = False for every layer but the last"

@@ -793,6 +793,13 @@ def ft_model_not_trainable(model, X, y, epochs, lr, batch_size=128, seed=0):
     return _compile_fit(model, X, y, epochs, lr, batch_size, seed)
 
 
+def ft_freeze_after_fit(model, X, y, epochs, lr, batch_size=128, seed=0):
+    history = _compile_fit(model, X, y, epochs, lr, batch_size, seed)
+    for layer in model.layers[:-1]:
+        layer.trainable = False  # too late: fit has trained them
+    return history
+
+
 def ft_returns_model(model, X, y, epochs, lr, batch_size=128, seed=0):
     fine_tune(model, X, y, epochs, lr, batch_size, seed)
     return model
@@ -815,6 +822,8 @@ FINE_TUNE_WRONG = {
     "loss_from_probabilities": (ft_from_probabilities, r"from_logits=True", FT_BOTH),
     "not_seeded": (ft_not_seeded, r"same seed.*set_random_seed", FT_BOTH),
     "model_trainable_false": (ft_model_not_trainable, r"model\.trainable is False", FT_BOTH),
+    "freezes_after_fit": (ft_freeze_after_fit, r"were trained: set trainable = False BEFORE",
+                          FT_BOTH),
     "returns_the_model": (ft_returns_model, r"returned Sequential, expected the History",
                           FT_BOTH),
 }  # fmt: skip
