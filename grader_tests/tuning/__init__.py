@@ -20,15 +20,29 @@ regularization.ipynb:
   inverted dropout with the mask of ``rng.random(x.shape) >= p``;
 - ``batchnorm``: ``batchnorm_forward(x, gamma, beta, bn_param)`` / ``batchnorm_backward``,
   against numerical gradients and Keras' running statistics;
+- ``augmentation``: ``add_noise``, ``random_shift``, ``random_stretch``,
+  ``random_rotation``, ``augment``, measured on test images made for each transform;
+- ``class_weights``: ``class_weights`` (sklearn's "balanced") and
+  ``weighted_cross_entropy`` (Keras' weighted sum_over_batch_size), numerical gradients;
+- ``fine_tuning``: ``fine_tune(model, X, y, epochs, lr, ...)`` on a pretrained Keras MLP
+  built where the student's code runs;
 - ``best_recipe``: the best-recipe Keras MLP (no convolutions) reaches 98.5 % on MNIST.
 """
 
 from course_utils.grading import seal
 
+from .augmentation import check_augmentation, check_augmentation_hidden
 from .batchnorm import check_batchnorm, check_batchnorm_hidden
 from .best_recipe import check_best_recipe, check_best_recipe_hidden
+from .class_weights import (
+    check_class_weights,
+    check_class_weights_hidden,
+    check_weighted_cross_entropy,
+    check_weighted_cross_entropy_hidden,
+)
 from .dropout import check_dropout, check_dropout_hidden
 from .early_stopping import check_early_stopping, check_early_stopping_hidden
+from .fine_tuning import check_fine_tune, check_fine_tune_hidden
 from .l2 import check_add_l2, check_add_l2_hidden
 from .optimizers import (
     check_adam,

@@ -34,7 +34,10 @@ LIBRARY = [
     "course_utils.layers.BatchNorm",
     "sklearn.preprocessing.StandardScaler",
     "sklearn.preprocessing.scale",
+    "course_utils.losses.softmax_cross_entropy",
 ]
+#: Only for the checks that need them (importing sklearn takes seconds).
+SKLEARN_LIBRARY = ["sklearn.utils.class_weight.compute_class_weight"]
 _TF_LIBRARY = [
     "keras.optimizers.SGD",
     "keras.optimizers.RMSprop",
@@ -46,11 +49,22 @@ _TF_LIBRARY = [
     "keras.callbacks.EarlyStopping",
     "keras.layers.Dropout",
     "keras.layers.BatchNormalization",
+    "keras.layers.GaussianNoise",
+    "keras.layers.RandomRotation",
+    "keras.layers.RandomTranslation",
+    "keras.layers.RandomZoom",
+    "keras.losses.CategoricalCrossentropy",
+    "keras.losses.SparseCategoricalCrossentropy",
+    "keras.losses.categorical_crossentropy",
+    "keras.losses.sparse_categorical_crossentropy",
+    "tf.nn.softmax_cross_entropy_with_logits",
+    "tf.nn.sparse_softmax_cross_entropy_with_logits",
 ]
 
 
-def forbid_library(obj, what: str, hint: str) -> None:
-    _forbid_library(obj, library_names(LIBRARY, _TF_LIBRARY), what, hint)
+def forbid_library(obj, what: str, hint: str, extra=()) -> None:
+    """Refuse the library versions of the tasks (and ``extra`` names) in ``obj``."""
+    _forbid_library(obj, library_names(LIBRARY + list(extra), _TF_LIBRARY), what, hint)
 
 
 def kwargs_text(kwargs: dict) -> str:
