@@ -67,6 +67,45 @@ from .schedules import (
 from .signal_stats import check_signal_stats, check_signal_stats_hidden
 from .standardize import check_standardize, check_standardize_hidden
 
-__all__ = sorted(name for name in dir() if name.startswith("check_"))
+__all__ = [
+    "check_adam",
+    "check_adam_hidden",
+    "check_add_l2",
+    "check_add_l2_hidden",
+    "check_augmentation",
+    "check_augmentation_hidden",
+    "check_batchnorm",
+    "check_batchnorm_hidden",
+    "check_best_recipe",
+    "check_best_recipe_hidden",
+    "check_class_weights",
+    "check_class_weights_hidden",
+    "check_cosine_decay",
+    "check_cosine_decay_hidden",
+    "check_dropout",
+    "check_dropout_hidden",
+    "check_early_stopping",
+    "check_early_stopping_hidden",
+    "check_exponential_decay",
+    "check_exponential_decay_hidden",
+    "check_fine_tune",
+    "check_fine_tune_hidden",
+    "check_nesterov",
+    "check_nesterov_hidden",
+    "check_polynomial_decay",
+    "check_polynomial_decay_hidden",
+    "check_rmsprop",
+    "check_rmsprop_hidden",
+    "check_sgd_momentum",
+    "check_sgd_momentum_hidden",
+    "check_signal_stats",
+    "check_signal_stats_hidden",
+    "check_standardize",
+    "check_standardize_hidden",
+    "check_step_decay",
+    "check_step_decay_hidden",
+    "check_weighted_cross_entropy",
+    "check_weighted_cross_entropy_hidden",
+]
 
 seal(__name__)
