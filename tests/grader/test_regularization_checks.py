@@ -15,78 +15,21 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from grader_tests import tuning
 
-from remote_kernel import catalogue_namespaces
-
-catalogue, catalogue_server, cat = catalogue_namespaces(
-    Path(__file__).parent / "wrong" / "regularization_wrong.py"
-)
-
-REAL_ASSERTION_ERROR = AssertionError
+from catalogue_suite import catalogue_suite
 
 _NAMES = {
     "add_l2": ("ADD_L2_CORRECT", "ADD_L2_WRONG"),
     "dropout": ("DROPOUT_CORRECT", "DROPOUT_WRONG"),
     "batchnorm": ("BATCHNORM_CORRECT", "BATCHNORM_WRONG"),
 }
-TASKS = {task: (getattr(catalogue, c), getattr(catalogue, w)) for task, (c, w) in _NAMES.items()}
-
-
-def _tasks(ns) -> dict:
-    return {task: (getattr(ns, c), getattr(ns, w)) for task, (c, w) in _NAMES.items()}
-
-
-def _args(impl) -> tuple:
-    """A check's arguments: one function, or a (forward, backward) pair."""
-    return tuple(impl) if isinstance(impl, tuple | list) else (impl,)
-
-
-def _name(impl) -> str:
-    return "+".join(getattr(f, "__name__", "impl") for f in _args(impl))
-
-
-CORRECT_CASES = [
-    pytest.param(task, i, f"check_{task}{suffix}", id=f"{_name(impl)}-check_{task}{suffix}")
-    for task, (correct, _) in TASKS.items()
-    for i, impl in enumerate(correct)
-    for suffix in ("", "_hidden")
-]
-
-
-@pytest.mark.parametrize(("task", "index", "check_name"), CORRECT_CASES)
-def test_check_passes_correct_implementations(task, index, check_name, cat, capfd):
-    capfd.readouterr()
-    getattr(tuning, check_name)(*_args(_tasks(cat)[task][0][index]))
-    out, err = capfd.readouterr()
-    assert out == f"✔ {check_name} passed\n"
-    assert err == ""
-
-
-WRONG_CASES = [
-    pytest.param(task, name, check_name, id=f"{task}:{name}-{check_name}")
-    for task, (_, wrong) in TASKS.items()
-    for name, (_, _, checks) in wrong.items()
-    for check_name in checks
-]
-
-
-@pytest.mark.parametrize(("task", "wrong_name", "check_name"), WRONG_CASES)
-def test_check_rejects_wrong_implementation_with_diagnosis(
-    task, wrong_name, check_name, cat, capfd
-):
-    impl, pattern, _ = _tasks(cat)[task][1][wrong_name]
-    capfd.readouterr()
-    with pytest.raises(REAL_ASSERTION_ERROR) as info:
-        getattr(tuning, check_name)(*_args(impl))
-    message = str(info.value)
-    assert message.startswith(f"{check_name}: ")
-    assert info.match(pattern), message
-    assert "Hint:" in message
-    out, err = capfd.readouterr()
-    assert out == "" and err == ""
+suite = catalogue_suite(tuning, Path(__file__).parent / "wrong" / "regularization_wrong.py", _NAMES)
+catalogue, catalogue_server, cat = suite.catalogue, suite.catalogue_server, suite.cat
+TASKS, _tasks = suite.TASKS, suite.tasks
+test_check_passes_correct_implementations = suite.test_passes
+test_check_rejects_wrong_implementation_with_diagnosis = suite.test_rejects
 
 
 def test_every_check_has_a_catalogue():
@@ -177,6 +120,7 @@ def test_l2_data_gradients_are_numerical():
     rng = np.random.default_rng(0)
     net = _Net(rng, [6, 5, 4, 3], 7)
     for j, w in enumerate(net.ws):
+
         def loss(v, j=j):
             ws = list(net.ws)
             ws[j] = v

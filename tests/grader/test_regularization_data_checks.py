@@ -17,17 +17,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from grader_tests import tuning
 
-from remote_kernel import catalogue_namespaces
-
-catalogue, catalogue_server, cat = catalogue_namespaces(
-    Path(__file__).parent / "wrong" / "regularization_data_wrong.py"
-)
-
-REAL_ASSERTION_ERROR = AssertionError
+from catalogue_suite import catalogue_suite
 
 _NAMES = {
     "augmentation": ("AUGMENTATION_CORRECT", "AUGMENTATION_WRONG"),
@@ -35,63 +28,16 @@ _NAMES = {
     "weighted_cross_entropy": ("WEIGHTED_CROSS_ENTROPY_CORRECT", "WEIGHTED_CROSS_ENTROPY_WRONG"),
     "fine_tune": ("FINE_TUNE_CORRECT", "FINE_TUNE_WRONG"),
 }
-TASKS = {task: (getattr(catalogue, c), getattr(catalogue, w)) for task, (c, w) in _NAMES.items()}
-
-
-def _tasks(ns) -> dict:
-    return {task: (getattr(ns, c), getattr(ns, w)) for task, (c, w) in _NAMES.items()}
-
-
-def _args(task: str, impl) -> tuple:
-    """An augmentation implementation is the tuple of its five functions."""
-    return tuple(impl) if task == "augmentation" else (impl,)
-
-
-def _impl_name(task: str, impl) -> str:
-    first = _args(task, impl)[1 if task == "augmentation" else 0]
-    return getattr(first, "__name__", "impl")
-
-
-CORRECT_CASES = [
-    pytest.param(task, i, f"check_{task}{suffix}",
-                 id=f"{_impl_name(task, impl)}-check_{task}{suffix}")
-    for task, (correct, _) in TASKS.items()
-    for i, impl in enumerate(correct)
-    for suffix in ("", "_hidden")
-]  # fmt: skip
-
-
-@pytest.mark.parametrize(("task", "index", "check_name"), CORRECT_CASES)
-def test_check_passes_correct_implementations(task, index, check_name, cat, capfd):
-    capfd.readouterr()
-    getattr(tuning, check_name)(*_args(task, _tasks(cat)[task][0][index]))
-    out, err = capfd.readouterr()
-    assert out == f"✔ {check_name} passed\n"
-    assert err == ""
-
-
-WRONG_CASES = [
-    pytest.param(task, name, check_name, id=f"{task}:{name}-{check_name}")
-    for task, (_, wrong) in TASKS.items()
-    for name, (_, _, checks) in wrong.items()
-    for check_name in checks
-]
-
-
-@pytest.mark.parametrize(("task", "wrong_name", "check_name"), WRONG_CASES)
-def test_check_rejects_wrong_implementation_with_diagnosis(
-    task, wrong_name, check_name, cat, capfd
-):
-    impl, pattern, _ = _tasks(cat)[task][1][wrong_name]
-    capfd.readouterr()
-    with pytest.raises(REAL_ASSERTION_ERROR) as info:
-        getattr(tuning, check_name)(*_args(task, impl))
-    message = str(info.value)
-    assert message.startswith(f"{check_name}: ")
-    assert info.match(pattern), message
-    assert "Hint:" in message or "Work on a copy instead" in message  # (call_student's words)
-    out, err = capfd.readouterr()
-    assert out == "" and err == ""
+suite = catalogue_suite(
+    tuning,
+    Path(__file__).parent / "wrong" / "regularization_data_wrong.py",
+    _NAMES,
+    hint_given=lambda name, message: "Hint:" in message or "Work on a copy instead" in message,
+)
+catalogue, catalogue_server, cat = suite.catalogue, suite.catalogue_server, suite.cat
+TASKS, _tasks = suite.TASKS, suite.tasks
+test_check_passes_correct_implementations = suite.test_passes
+test_check_rejects_wrong_implementation_with_diagnosis = suite.test_rejects
 
 
 def test_every_task_has_a_catalogue():

@@ -21,75 +21,33 @@ import pytest
 
 from grader_tests import tuning
 
+from catalogue_suite import assert_passes, assert_rejects, catalogue_suite
 from conftest import mnist_available
-from remote_kernel import catalogue_namespaces
 
-catalogue, catalogue_server, cat = catalogue_namespaces(
-    Path(__file__).parent / "wrong" / "tuning_basics_wrong.py"
-)
-
-REAL_ASSERTION_ERROR = AssertionError
 _NAMES = {
     "standardize": ("STD_CORRECT", "STD_WRONG"),
     "signal_stats": ("SIG_CORRECT", "SIG_WRONG"),
 }
-TASKS = {task: (getattr(catalogue, c), getattr(catalogue, w)) for task, (c, w) in _NAMES.items()}
-
-
-def _tasks(ns) -> dict:
-    return {task: (getattr(ns, c), getattr(ns, w)) for task, (c, w) in _NAMES.items()}
+# Entries whose message needs no hint: the error names the mistake itself.
+_NO_HINT = ("not_implemented", "dict", "in_place", "in_place_dout", "nan_on_constant")
+suite = catalogue_suite(
+    tuning,
+    Path(__file__).parent / "wrong" / "tuning_basics_wrong.py",
+    _NAMES,
+    hint_given=lambda name, message: "Hint:" in message or name in _NO_HINT,
+)
+catalogue, catalogue_server, cat = suite.catalogue, suite.catalogue_server, suite.cat
+TASKS, _tasks = suite.TASKS, suite.tasks
+test_check_passes_correct_implementations = suite.test_passes
+test_check_rejects_wrong_implementation_with_diagnosis = suite.test_rejects
 
 
 def _assert_passes(check_name, impl, capfd):
-    capfd.readouterr()
-    getattr(tuning, check_name)(impl)
-    out, err = capfd.readouterr()
-    assert out == f"✔ {check_name} passed\n"
-    assert err == ""
+    assert_passes(tuning, check_name, (impl,), capfd)
 
 
 def _assert_rejects(check_name, impl, pattern, capfd):
-    capfd.readouterr()
-    with pytest.raises(REAL_ASSERTION_ERROR) as info:
-        getattr(tuning, check_name)(impl)
-    message = str(info.value)
-    assert message.startswith(f"{check_name}: ")
-    assert info.match(pattern), message
-    out, err = capfd.readouterr()
-    assert out == "" and err == ""
-    return message
-
-
-CORRECT_CASES = [
-    pytest.param(task, i, f"check_{task}{suffix}",
-                 id=f"{getattr(impl, '__name__', 'impl')}-check_{task}{suffix}")
-    for task, (correct, _) in TASKS.items()
-    for i, impl in enumerate(correct)
-    for suffix in ("", "_hidden")
-]  # fmt: skip
-
-
-@pytest.mark.parametrize(("task", "index", "check_name"), CORRECT_CASES)
-def test_check_passes_correct_implementations(task, index, check_name, cat, capfd):
-    _assert_passes(check_name, _tasks(cat)[task][0][index], capfd)
-
-
-WRONG_CASES = [
-    pytest.param(task, name, check_name, id=f"{task}:{name}-{check_name}")
-    for task, (_, wrong) in TASKS.items()
-    for name, (_, _, checks) in wrong.items()
-    for check_name in checks
-]
-
-
-@pytest.mark.parametrize(("task", "wrong_name", "check_name"), WRONG_CASES)
-def test_check_rejects_wrong_implementation_with_diagnosis(
-    task, wrong_name, check_name, cat, capfd
-):
-    impl, pattern, _ = _tasks(cat)[task][1][wrong_name]
-    message = _assert_rejects(check_name, impl, pattern, capfd)
-    assert "Hint:" in message or wrong_name in ("not_implemented", "dict", "in_place",
-                                                "in_place_dout", "nan_on_constant")  # fmt: skip
+    return assert_rejects(tuning, check_name, (impl,), pattern, capfd)
 
 
 HIDDEN_ONLY = [

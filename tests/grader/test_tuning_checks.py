@@ -19,13 +19,7 @@ import pytest
 
 from grader_tests import tuning
 
-from remote_kernel import catalogue_namespaces
-
-catalogue, catalogue_server, cat = catalogue_namespaces(
-    Path(__file__).parent / "wrong" / "tuning_wrong.py"
-)
-
-REAL_ASSERTION_ERROR = AssertionError
+from catalogue_suite import catalogue_suite
 
 _NAMES = {
     "sgd_momentum": ("SGD_MOMENTUM_CORRECT", "SGD_MOMENTUM_WRONG"),
@@ -38,53 +32,11 @@ _NAMES = {
     "cosine_decay": ("COSINE_DECAY_CORRECT", "COSINE_DECAY_WRONG"),
     "early_stopping": ("EARLY_STOPPING_CORRECT", "EARLY_STOPPING_WRONG"),
 }
-TASKS = {task: (getattr(catalogue, c), getattr(catalogue, w)) for task, (c, w) in _NAMES.items()}
-
-
-def _tasks(ns) -> dict:
-    return {task: (getattr(ns, c), getattr(ns, w)) for task, (c, w) in _NAMES.items()}
-
-
-CORRECT_CASES = [
-    pytest.param(task, i, f"check_{task}{suffix}",
-                 id=f"{getattr(impl, '__name__', 'impl')}-check_{task}{suffix}")
-    for task, (correct, _) in TASKS.items()
-    for i, impl in enumerate(correct)
-    for suffix in ("", "_hidden")
-]  # fmt: skip
-
-
-@pytest.mark.parametrize(("task", "index", "check_name"), CORRECT_CASES)
-def test_check_passes_correct_implementations(task, index, check_name, cat, capfd):
-    capfd.readouterr()
-    getattr(tuning, check_name)(_tasks(cat)[task][0][index])
-    out, err = capfd.readouterr()
-    assert out == f"✔ {check_name} passed\n"
-    assert err == ""
-
-
-WRONG_CASES = [
-    pytest.param(task, name, check_name, id=f"{task}:{name}-{check_name}")
-    for task, (_, wrong) in TASKS.items()
-    for name, (_, _, checks) in wrong.items()
-    for check_name in checks
-]
-
-
-@pytest.mark.parametrize(("task", "wrong_name", "check_name"), WRONG_CASES)
-def test_check_rejects_wrong_implementation_with_diagnosis(
-    task, wrong_name, check_name, cat, capfd
-):
-    impl, pattern, _ = _tasks(cat)[task][1][wrong_name]
-    capfd.readouterr()
-    with pytest.raises(REAL_ASSERTION_ERROR) as info:
-        getattr(tuning, check_name)(impl)
-    message = str(info.value)
-    assert message.startswith(f"{check_name}: ")
-    assert info.match(pattern), message
-    assert "Hint:" in message
-    out, err = capfd.readouterr()
-    assert out == "" and err == ""
+suite = catalogue_suite(tuning, Path(__file__).parent / "wrong" / "tuning_wrong.py", _NAMES)
+catalogue, catalogue_server, cat = suite.catalogue, suite.catalogue_server, suite.cat
+TASKS, _tasks = suite.TASKS, suite.tasks
+test_check_passes_correct_implementations = suite.test_passes
+test_check_rejects_wrong_implementation_with_diagnosis = suite.test_rejects
 
 
 # 07's self-test files, each naming its tasks in TASKS; best_recipe, graded on trained
