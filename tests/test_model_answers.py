@@ -4,8 +4,8 @@ The released student notebooks of 02, 03, 04, 05 and 07 get the solution's answe
 back and go through `course autograde` (sandboxed kernel, verdicts in the grader), the five
 assignments at once in their own course roots (05 alone took 148 s on a loaded 2-core
 machine: two MNIST trainings; 07's two notebooks 184 s on a quiet one). 06 (200 s) is
-measured by hand: with it the slow phase would grow by minutes. Every test cell must earn its full points:
-a check that mistakes the course's own code (its data, its set-up cell) for the
+measured by hand: with it the slow phase would grow by minutes. Every test cell must earn
+its full points: a check that mistakes the course's own code (its data, its set-up cell) for the
 student's, or that cannot reach the kernel, shows here as a lost cell. 00 and 01 are
 graded the same way in test_pipeline.py ("correct", "tf_correct").
 """
